@@ -222,7 +222,9 @@ class CraterCatalog:
     @property
     def columns(self) -> dict[str, np.ndarray]:
         """The columns that are present, by name."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
 
     # ------------------------------------------------------------------ queries
     def filter(

@@ -63,9 +63,7 @@ class ThemisTile:
     def __post_init__(self) -> None:
         lat, lon = self.lat_min_deg, self.lon_min_deg
         if lat not in range(-90, 61, 30) or lon not in range(0, 331, 30):
-            raise TileNameError(
-                f"no THEMIS tile starts at lat {lat}, lon {lon}; {_NAME_EXAMPLE}"
-            )
+            raise TileNameError(f"no THEMIS tile starts at lat {lat}, lon {lon}; {_NAME_EXAMPLE}")
 
     @classmethod
     def from_name(cls, name: str) -> ThemisTile:
@@ -116,8 +114,8 @@ class ThemisTile:
                 "latitude must be within [-90, 90]"
             )
         lon = float(wrap_longitude(lon_deg, "0..360"))
-        lat_min = min(60, int(math.floor(lat_deg / TILE_SIZE_DEG)) * TILE_SIZE_DEG)
-        lon_min = int(math.floor(lon / TILE_SIZE_DEG)) * TILE_SIZE_DEG % 360
+        lat_min = min(60, math.floor(lat_deg / TILE_SIZE_DEG) * TILE_SIZE_DEG)
+        lon_min = math.floor(lon / TILE_SIZE_DEG) * TILE_SIZE_DEG % 360
         return cls(lat_min, lon_min)
 
     @property
