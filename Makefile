@@ -38,7 +38,7 @@ $(QGIS_VENV)/.installed: pyproject.toml | qgis
 qgis-venv: $(QGIS_VENV)/.installed
 
 demo: venv
-	$(VENV)/bin/python -m geocore demo --out demo_output --overwrite
+	$(VENV)/bin/python -m geocore demo --out demo_output --overwrite $(DEMO_ARGS)
 
 test: test-core test-qgis
 

@@ -159,7 +159,7 @@ def _equirectangular_from(crs, body: Body, name: str) -> Equirectangular:
     for key, value in params.items():
         if key.startswith("false ") and value != 0:
             raise CRSError(f"the CRS {name!r} has a {key} of {value}; {_FIX}")
-    axis_units = {ax.unit_name for ax in crs.axis_info}
+    axis_units = {ax.unit_name.lower() for ax in crs.axis_info}
     if not axis_units <= {"metre", "meter"}:
         raise CRSError(f"the CRS {name!r} has axis units {sorted(axis_units)}; {_FIX}")
     lon_0 = params.get("longitude of natural origin", 0.0)

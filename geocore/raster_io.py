@@ -1,0 +1,232 @@
+"""Raster files through rasterio: grids of raster files and georeferencing THEMIS tiles.
+
+This adapter is the only geocore module that imports rasterio (inside its
+functions); the QGIS plugin reads pixels through QGIS instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from .atomic import atomic_output
+from .crs import crs_for_projection, portable_wkt
+from .errors import GridError, RasterReadError, TileNameError
+from .grid import PixelGrid
+from .themis import TILE_SIZE_PX, ThemisTile
+
+__all__ = [
+    "georeference_themis",
+    "open_raster",
+    "read_grid",
+    "themis_grid_for_shape",
+    "write_geotiff",
+]
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[float], None]
+
+
+def open_raster(path: str | os.PathLike):
+    """Open a raster for reading with rasterio, with a clear error when it cannot be read.
+
+    Raises
+    ------
+    RasterReadError
+        The file does not exist or is not a raster GDAL can read.
+    """
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    path = Path(path)
+    if not path.exists():
+        raise RasterReadError(f"raster {str(path)!r} does not exist; check the path")
+    if path.is_dir():
+        raise RasterReadError(f"{str(path)!r} is a folder, not a raster file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
+    except RasterioIOError as err:
+        raise RasterReadError(
+            f"cannot read {str(path)!r} as a raster ({err}); give a GeoTIFF, PNG or JPEG image"
+        ) from err
+
+
+def themis_grid_for_shape(tile: ThemisTile, width: int, height: int) -> PixelGrid:
+    """The grid of a THEMIS tile image of ``width`` x ``height`` pixels.
+
+    Full tiles are 7680 x 7680 (256 px/degree); square downsampled copies are
+    accepted and get proportionally larger pixels.
+
+    Raises
+    ------
+    GridError
+        The image is not square.
+    """
+    if width != height:
+        raise GridError(
+            f"a THEMIS tile image is square (7680 x 7680 px), but {tile.name} is "
+            f"{width} x {height} px; crop or resample it, or georeference it yourself"
+        )
+    grid = tile.grid
+    return grid if width == TILE_SIZE_PX else grid.scaled(TILE_SIZE_PX / width)
+
+
+def read_grid(path: str | os.PathLike, resolution_m: float | None = None) -> PixelGrid:
+    """The pixel grid of a raster file.
+
+    In order of preference: the raster's own georeferencing (a Mars CRS); a
+    THEMIS tile name at the start of the file name; a plain image with
+    ``resolution_m`` (pixel coordinates only).
+
+    Raises
+    ------
+    RasterReadError
+        The file cannot be read.
+    CRSError
+        The raster's CRS is not a Mars CRS, or it has none and nothing else
+        tells where it is.
+    """
+    from .errors import CRSError
+
+    with open_raster(path) as src:
+        width, height, crs, transform = src.width, src.height, src.crs, src.transform
+    if crs is not None:
+        return PixelGrid.from_transform(transform, width, height, crs)
+    tile = ThemisTile.find_in_name(Path(path).name)
+    if tile is not None:
+        return themis_grid_for_shape(tile, width, height)
+    if resolution_m is not None:
+        return PixelGrid.from_resolution(width, height, resolution_m)
+    raise CRSError(
+        f"{str(path)!r} has no georeferencing; give its resolution in m/px "
+        "(--resolution-m), name it after its THEMIS tile (e.g. thm_dir_N-30_090.png), "
+        "or georeference it in a Mars CRS"
+    )
+
+
+def _geotiff_profile(grid: PixelGrid, count: int, dtype: str, nodata) -> dict:
+    import rasterio
+
+    if not grid.is_georeferenced:
+        raise GridError("a GeoTIFF needs a georeferenced grid; this one has pixel coordinates only")
+    return {
+        "driver": "GTiff",
+        "width": grid.width,
+        "height": grid.height,
+        "count": count,
+        "dtype": dtype,
+        "crs": rasterio.crs.CRS.from_wkt(portable_wkt(crs_for_projection(grid.projection))),
+        "transform": rasterio.Affine(*grid.transform),
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+        "BIGTIFF": "IF_SAFER",
+    }
+
+
+def write_geotiff(
+    path: str | os.PathLike,
+    array,
+    grid: PixelGrid,
+    *,
+    nodata: float | None = None,
+    overwrite: bool = False,
+) -> None:
+    """Write a 2-D array (or bands, first axis) as a GeoTIFF on ``grid``.
+
+    Raises
+    ------
+    GridError
+        The array's shape differs from the grid's, or the grid is not georeferenced.
+    """
+    import numpy as np
+    import rasterio
+
+    data = np.asarray(array)
+    if data.ndim == 2:
+        data = data[None]
+    if data.ndim != 3 or data.shape[1:] != (grid.height, grid.width):
+        raise GridError(
+            f"array of shape {np.shape(array)} does not fit the grid "
+            f"({grid.height} rows x {grid.width} columns)"
+        )
+    profile = _geotiff_profile(grid, data.shape[0], data.dtype.name, nodata)
+    with atomic_output(path, overwrite) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(data)
+
+
+def georeference_themis(
+    src_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    tile: ThemisTile | str | None = None,
+    overwrite: bool = False,
+    nodata: float | None = 0,
+    block_rows: int = 512,
+    progress: ProgressCallback | None = None,
+) -> PixelGrid:
+    """Write a georeferenced GeoTIFF copy of a THEMIS tile image.
+
+    The copy is in the Mars equirectangular CRS (IAU_2015:49910), tiled and
+    DEFLATE-compressed, read and written ``block_rows`` rows at a time so that
+    a 59 Mpx tile never sits in memory whole.
+
+    Parameters
+    ----------
+    src_path : path
+        The tile image (PNG, JPEG, TIFF), named after its tile unless ``tile`` is given.
+    out_path : path
+        The GeoTIFF to write.
+    tile : ThemisTile or str, optional
+        The tile, when the file name does not say it.
+    overwrite : bool
+        Replace an existing ``out_path``.
+    nodata : number or None
+        Value marking missing pixels (THEMIS mosaics use 0, black); None for none.
+    block_rows : int
+        Rows per read/write window.
+    progress : callable, optional
+        Called with the fraction done, 0..1.
+
+    Returns
+    -------
+    PixelGrid
+        The grid of the written GeoTIFF.
+
+    Raises
+    ------
+    TileNameError
+        The tile cannot be told from the file name and ``tile`` is not given.
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    if tile is None:
+        tile = ThemisTile.find_in_name(Path(src_path).name)
+        if tile is None:
+            raise TileNameError(
+                f"cannot tell the THEMIS tile of {Path(src_path).name!r}; name the file after "
+                "its tile (e.g. thm_dir_N-30_090.png) or give the tile (--tile)"
+            )
+    elif not isinstance(tile, ThemisTile):
+        tile = ThemisTile.from_name(tile)
+    with open_raster(src_path) as src:
+        grid = themis_grid_for_shape(tile, src.width, src.height)
+        profile = _geotiff_profile(grid, src.count, src.dtypes[0], nodata)
+        with atomic_output(out_path, overwrite) as tmp:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                for row in range(0, grid.height, block_rows):
+                    window = Window(0, row, grid.width, min(block_rows, grid.height - row))
+                    dst.write(src.read(window=window), window=window)
+                    if progress is not None:
+                        progress(min(1.0, (row + window.height) / grid.height))
+            log.info("georeferenced %s as %s", src_path, tile.name)
+    return grid

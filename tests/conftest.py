@@ -1,0 +1,19 @@
+"""Shared test fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real Mars data folder ``../shared/data``; skips the test when it is absent."""
+    if not (SHARED_DATA / "robbins2012_pm30").is_dir():
+        pytest.skip(f"real data not available: {SHARED_DATA} is absent (only in a full checkout)")
+    return SHARED_DATA
