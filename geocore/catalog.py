@@ -12,8 +12,7 @@ Formats
   latin-1, ~380k rows): :func:`read_robbins_tsv`.
 * One per-tile CSV of the seed's split, ``CSV_Tile_NN_..._px.csv``:
   :func:`read_robbins_tile_csv`; a folder of them: :func:`read_robbins_tiles`.
-* YOLO box files ``class xc yc w h`` of un-georeferenced images:
-  :func:`read_yolo_labels`, :func:`read_yolo_folder`.
+* YOLO box files of un-georeferenced images: see :mod:`geocore.yolo`.
 * The project's CSV (columns ``lon, lat, diameter_km`` and optionally
   ``x_px, y_px, diameter_px, confidence, source``) and GeoPackage (a layer with
   the same fields): :func:`read_crater_csv`, :func:`read_crater_gpkg`.
@@ -39,17 +38,16 @@ import numpy as np
 from .crater import CraterCatalog
 from .errors import (
     CatalogFormatError,
+    CatalogReadError,
     CoordinateError,
     CraterValueError,
-    GridError,
-    RasterReadError,
 )
 from .grid import wrap_longitude
 
 __all__ = [
-    "IMAGE_SUFFIXES",
     "ROBBINS_SOURCE",
     "check_bbox",
+    "check_diameter_range",
     "load_catalog",
     "read_catalog",
     "read_crater_csv",
@@ -57,16 +55,12 @@ __all__ = [
     "read_robbins_tile_csv",
     "read_robbins_tiles",
     "read_robbins_tsv",
-    "read_yolo_folder",
-    "read_yolo_labels",
 ]
 
 log = logging.getLogger(__name__)
 
 #: ``source`` value of craters read from the Robbins & Hynek (2012) catalogue.
 ROBBINS_SOURCE = "Robbins2012"
-#: Image suffixes that :func:`read_yolo_folder` looks for, in order of preference.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 
 _ROBBINS = {
     "lon": "LONGITUDE_CIRCLE_IMAGE",
@@ -130,32 +124,34 @@ def _check_rows(path, lines, where: str, columns: dict[str, np.ndarray]) -> None
     lon, lat, diameter_km = columns["lon"], columns["lat"], columns["diameter_km"]
     unknown = np.isnan(lon) & np.isnan(lat)
     has_pixels = "x_px" in columns and "y_px" in columns
+    lonlat = [lon, lat]
     checks = [
-        (~unknown & ~(np.isfinite(lon) & np.isfinite(lat)), "longitude/latitude", lon,
-         "must both be numbers (or both empty with x_px, y_px given)"),
-        (~unknown & (np.abs(lat) > 90), "latitude", lat, "is outside [-90, 90] degrees"),
-        (~unknown & ((lon < -180) | (lon > 360)), "longitude", lon,
+        (~unknown & ~(np.isfinite(lon) & np.isfinite(lat)), "longitude, latitude", lonlat,
+         "must both be numbers (or both empty, with x_px, y_px given)"),
+        (~unknown & (np.abs(lat) > 90), "latitude", [lat], "is outside [-90, 90] degrees"),
+        (~unknown & ((lon < -180) | (lon > 360)), "longitude", [lon],
          "is outside -180..360 degrees east"),
-        (~(diameter_km > 0) | ~np.isfinite(diameter_km), "diameter_km", diameter_km,
+        (~(diameter_km > 0) | ~np.isfinite(diameter_km), "diameter_km", [diameter_km],
          "must be a positive number of km"),
     ]  # fmt: skip
     if has_pixels:
         x, y = columns["x_px"], columns["y_px"]
         checks.append(
-            (unknown & ~(np.isfinite(x) & np.isfinite(y)), "x_px/y_px", x,
-             "must be numbers when longitude/latitude are empty")
+            (unknown & ~(np.isfinite(x) & np.isfinite(y)), "x_px, y_px", [x, y],
+             "must be numbers when longitude and latitude are empty")
         )  # fmt: skip
     else:
-        checks.append((unknown, "longitude/latitude", lon, "are missing"))
+        checks.append((unknown, "longitude, latitude", lonlat, "are missing"))
     if "confidence" in columns:
         conf = columns["confidence"]
-        checks.append((~np.isnan(conf) & ~((conf >= 0) & (conf <= 1)), "confidence", conf,
+        checks.append((~np.isnan(conf) & ~((conf >= 0) & (conf <= 1)), "confidence", [conf],
                        "is outside [0, 1]"))  # fmt: skip
     for bad, name, values, problem in checks:
         if np.any(bad):
             i = int(np.argmax(bad))
+            shown = ", ".join(f"{float(v[i]):g}" for v in values)
             raise CraterValueError(
-                f"{str(path)!r}, {where} {lines[i]}: {name} {values[i]!r} {problem}; "
+                f"{str(path)!r}, {where} {lines[i]}: {name} {shown} {problem}; "
                 "fix or remove that row"
             )
 
@@ -172,10 +168,12 @@ def _build(path, raw: dict, lines, where: str, source=None) -> CraterCatalog:
     for name in ("lon", "lat"):
         columns.setdefault(name, np.full(n, math.nan))
     _check_rows(path, lines, where, columns)
-    columns["lon"] = np.asarray(wrap_longitude(columns["lon"]), dtype=float).reshape(-1)
+    lon = columns["lon"]
+    # Wrap only what needs it, so that -180..180 values are kept bit for bit.
+    columns["lon"] = np.where((lon >= -180) & (lon < 180), lon, wrap_longitude(lon))
     if "source" in raw:
         columns["source"] = np.array(
-            ["" if s is None else str(s) for s in raw["source"]], dtype=object
+            [None if s is None or s == "" else str(s) for s in raw["source"]], dtype=object
         )
     elif source is not None:
         columns["source"] = np.full(n, source, dtype=object)
@@ -233,16 +231,17 @@ def _read_table(path, delimiter: str, encoding: str, wanted: dict[str, tuple[str
     return header, cells, lines
 
 
-def _require_file(path) -> Path:
+def require_path(path) -> Path:
+    """The path as a ``Path``, raising CatalogReadError when it does not exist."""
     path = Path(path)
     if not path.exists():
-        raise CatalogFormatError(f"catalogue {str(path)!r} does not exist; check the path")
+        raise CatalogReadError(f"catalogue {str(path)!r} does not exist; check the path")
     return path
 
 
 # ------------------------------------------------------------------ Robbins
 def _read_robbins(path, delimiter: str, keep_pixels: bool) -> CraterCatalog:
-    path = _require_file(path)
+    path = require_path(path)
     wanted = {name: (col,) for name, col in _ROBBINS.items()}
     if keep_pixels:
         wanted.update({name: (col,) for name, col in _ROBBINS_PIXELS.items()})
@@ -302,7 +301,8 @@ def read_robbins_tile_csv(path: str | os.PathLike, keep_pixels: bool = True) -> 
         Keep the tile's pixel columns as ``x_px``/``y_px``. The file counts them
         from the pixel corner; they are shifted by -0.5 px to geocore's centre
         convention (and are rounded to whole pixels in the file). ``RAD_PX`` is
-        not kept: it is stretched by 1/cos(lat) and ~9% too large.
+        not kept: it is ``ceil(D / 2 / 231.54 m)``, on average half a pixel too
+        large (see docs/targets.md).
 
     Returns
     -------
@@ -328,7 +328,7 @@ def read_robbins_tiles(folder: str | os.PathLike) -> CraterCatalog:
     CatalogFormatError
         The folder holds no ``CSV_Tile_*.csv`` file, or one of them is malformed.
     """
-    folder = _require_file(folder)
+    folder = require_path(folder)
     files = sorted(folder.glob(_TILE_GLOB))
     if not files:
         raise CatalogFormatError(
@@ -345,7 +345,7 @@ def read_robbins_tiles(folder: str | os.PathLike) -> CraterCatalog:
 
 # --------------------------------------------------------- project formats
 def read_crater_csv(path: str | os.PathLike, delimiter: str = ",") -> CraterCatalog:
-    """Read the project's crater CSV (as written by :func:`geocore.vector_io.write_craters`).
+    r"""Read the project's crater CSV (as written by :func:`geocore.vector_io.write_craters`).
 
     Parameters
     ----------
@@ -373,12 +373,12 @@ def read_crater_csv(path: str | os.PathLike, delimiter: str = ",") -> CraterCata
     --------
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "craters.csv"
-    >>> _ = path.write_text("lon,lat,diameter_km\\n350.5,-4.25,12\\n")
+    >>> _ = path.write_text("lon,lat,diameter_km\n350.5,-4.25,12\n")
     >>> cat = read_crater_csv(path)
     >>> float(cat.lon_deg[0]), float(cat.diameter_km[0])
     (-9.5, 12.0)
     """
-    path = _require_file(path)
+    path = require_path(path)
     header, cells, lines = _read_table(path, delimiter, "utf-8-sig", _PROJECT)
     _check_project_columns(path, cells, header)
     return _build(path, cells, lines, "line")
@@ -424,7 +424,7 @@ def read_crater_gpkg(path: str | os.PathLike, layer: str | int | None = None) ->
     import pyogrio
     from pyogrio.errors import DataLayerError, DataSourceError
 
-    path = _require_file(path)
+    path = require_path(path)
     try:
         if layer is None:
             names = [str(name) for name, _ in pyogrio.list_layers(path)]
@@ -451,212 +451,22 @@ def read_crater_gpkg(path: str | os.PathLike, layer: str | int | None = None) ->
     return _build(path, raw, fids, "feature")
 
 
-# ---------------------------------------------------------------------- YOLO
-def _image_size(image_size_px) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in image_size_px)
-        ok = width > 0 and height > 0 and (width, height) == tuple(image_size_px)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise GridError(
-            f"image_size_px must be (width, height) in whole pixels, got {image_size_px!r}"
-        )
-    return width, height
-
-
-def read_yolo_labels(
-    path: str | os.PathLike,
-    image_size_px: tuple[int, int],
-    resolution_m: float,
-    source: str | None = None,
-) -> CraterCatalog:
-    """Read a YOLO box file (``class xc yc w h [confidence]`` per line, normalised to the image).
-
-    Craters get pixel coordinates only (longitude/latitude are NaN): ``x_px =
-    xc * width - 0.5`` (pixel-centre convention), ``diameter_px`` is the mean of
-    the box width and height in pixels, ``diameter_km = diameter_px *
-    resolution_m / 1000``. The class is ignored; a sixth number is read as the
-    confidence. An empty file is an image without craters.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The label ``.txt`` file.
-    image_size_px : (int, int)
-        Width and height of the image the labels belong to.
-    resolution_m : float
-        Pixel size in metres (100 for the THEMIS 100 m/px tiles).
-    source : str, optional
-        Value of the ``source`` column; default the file's stem.
-
-    Returns
-    -------
-    CraterCatalog
-
-    Raises
-    ------
-    CatalogFormatError
-        A line that is not 5 or 6 numbers, or a box outside the image (by more
-        than half a pixel); file and line are named.
-    CraterValueError
-        A box of zero or negative size.
-    GridError
-        ``image_size_px`` or ``resolution_m`` is not valid.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "crater0.txt"
-    >>> _ = path.write_text("0 0.5 0.25 0.1 0.1\\n")
-    >>> cat = read_yolo_labels(path, (416, 416), resolution_m=100)
-    >>> float(cat.x_px[0]), float(cat.y_px[0]), round(float(cat.diameter_km[0]), 2)
-    (207.5, 103.5, 4.16)
-    """
-    width, height = _image_size(image_size_px)
-    if not (isinstance(resolution_m, int | float) and math.isfinite(resolution_m)
-            and resolution_m > 0):  # fmt: skip
-        raise GridError(
-            f"resolution_m must be a positive number of metres per pixel, got {resolution_m!r}"
-        )
-    path = _require_file(path)
-    rows, lines = [], []
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            try:
-                numbers = [float(v) for v in fields]
-            except ValueError:
-                numbers = []
-            if len(numbers) not in (5, 6) or numbers[0] != int(numbers[0]):
-                raise CatalogFormatError(
-                    f"{str(path)!r}, line {line_no}: {line.strip()!r} is not a YOLO box; "
-                    "expected 'class xc yc w h' (optionally a confidence), 5 or 6 numbers"
-                )
-            rows.append(numbers[1:] + [math.nan] * (6 - len(numbers)))
-            lines.append(line_no)
-    box = np.array(rows, dtype=float).reshape(-1, 5)
-    xc, yc, w, h, confidence = box.T
-    bad = ~((w > 0) & (h > 0))
-    if np.any(bad):
-        i = int(np.argmax(bad))
-        raise CraterValueError(
-            f"{str(path)!r}, line {lines[i]}: box size {w[i]} x {h[i]} is not positive; "
-            "fix or remove that line"
-        )
-    # Boxes must stay inside [0, 1] (half a pixel of rounding allowed).
-    tol_x, tol_y = 0.5 / width, 0.5 / height
-    outside = ((xc - w / 2 < -tol_x) | (xc + w / 2 > 1 + tol_x)
-               | (yc - h / 2 < -tol_y) | (yc + h / 2 > 1 + tol_y))  # fmt: skip
-    if np.any(outside):
-        i = int(np.argmax(outside))
-        raise CatalogFormatError(
-            f"{str(path)!r}, line {lines[i]}: box (xc {xc[i]}, yc {yc[i]}, w {w[i]}, h {h[i]}) "
-            f"reaches outside the {width} x {height} px image; YOLO boxes are normalised to "
-            "[0, 1]: check the image size and that the file is normalised"
-        )
-    diameter_px = (w * width + h * height) / 2.0
-    nan = np.full(len(xc), math.nan)
-    return CraterCatalog(
-        lon_deg=nan,
-        lat_deg=nan,
-        diameter_km=diameter_px * resolution_m / 1000.0,
-        x_px=xc * width - 0.5,
-        y_px=yc * height - 0.5,
-        diameter_px=diameter_px,
-        confidence=None if np.all(np.isnan(confidence)) else confidence,
-        source=np.full(len(xc), Path(path).stem if source is None else source, dtype=object),
-    )
-
-
-def read_yolo_folder(
-    labels_dir: str | os.PathLike,
-    images_dir: str | os.PathLike,
-    resolution_m: float,
-    image_suffixes: Sequence[str] = IMAGE_SUFFIXES,
-) -> CraterCatalog:
-    """Read every YOLO label file of a folder, each sized by its image.
-
-    The image of ``labels_dir/NAME.txt`` is ``images_dir/NAME.<suffix>`` (the
-    suffixes of ``image_suffixes``, any case); its size is read with Pillow
-    (header only). ``source`` is the image's file name. A file ``classes.txt``
-    is skipped; images without a label file hold no craters.
-
-    Parameters
-    ----------
-    labels_dir, images_dir : str or os.PathLike
-        Folders of ``.txt`` label files and of images.
-    resolution_m : float
-        Pixel size in metres, the same for every image.
-    image_suffixes : sequence of str
-        Image file suffixes to look for.
-
-    Returns
-    -------
-    CraterCatalog
-        Pixel coordinates only, each relative to its own image.
-
-    Raises
-    ------
-    CatalogFormatError
-        A folder is missing or holds no label, a label file has no image (or
-        several), or a label file is malformed.
-    RasterReadError
-        An image cannot be opened.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    labels_dir, images_dir = Path(labels_dir), Path(images_dir)
-    for folder in (labels_dir, images_dir):
-        if not folder.is_dir():
-            raise CatalogFormatError(f"{str(folder)!r} is not a folder; check the path")
-    label_files = sorted(p for p in labels_dir.glob("*.txt") if p.name != "classes.txt")
-    if not label_files:
-        raise CatalogFormatError(f"no .txt label file in {str(labels_dir)!r}")
-    suffixes = {s.lower() for s in image_suffixes}
-    images: dict[str, list[Path]] = {}
-    for p in images_dir.iterdir():
-        if p.suffix.lower() in suffixes:
-            images.setdefault(p.stem, []).append(p)
-    parts = []
-    for label in label_files:
-        found = images.get(label.stem, [])
-        if len(found) != 1:
-            problem = "no image" if not found else f"several images {sorted(p.name for p in found)}"
-            raise CatalogFormatError(
-                f"label file {str(label)!r} has {problem} in {str(images_dir)!r} "
-                f"(looked for {label.stem} with suffix {', '.join(sorted(suffixes))}); "
-                "give the matching images folder or remove the label file"
-            )
-        try:
-            with Image.open(found[0]) as image:
-                size = image.size
-        except (OSError, UnidentifiedImageError) as err:
-            raise RasterReadError(f"cannot read image {str(found[0])!r}: {err}") from err
-        parts.append(read_yolo_labels(label, size, resolution_m, source=found[0].name))
-    catalog = CraterCatalog.concat(parts)
-    log.info("read %d craters from %d label files in %s", len(catalog), len(parts), labels_dir)
-    return catalog
-
-
-# -------------------------------------------------------------- entry point
-def _sniff_header(path: Path) -> list[str]:
+def _sniff_header(path: Path) -> tuple[list[str], str]:
+    """The header names of a text table, and its delimiter (tab or comma)."""
     with open(path, "rb") as fh:
         first = fh.readline()
-    text = first.decode("latin-1").lstrip("\ufeff").removeprefix("ï»¿").strip("\r\n")
+    text = first.decode("latin-1").removeprefix("\u00ef\u00bb\u00bf").strip("\r\n")
     if not text.strip():
         raise CatalogFormatError(
             f"{str(path)!r} is empty or starts with a blank line; expected a header row "
             f"naming the columns ({_FORMATS_HELP})"
         )
     delimiter = "\t" if "\t" in text else ","
-    return [h.strip() for h in text.split(delimiter)]
+    return [h.strip() for h in text.split(delimiter)], delimiter
 
 
 def read_catalog(source: str | os.PathLike, **options) -> CraterCatalog:
-    """Read a georeferenced crater catalogue, whatever its format.
+    r"""Read a georeferenced crater catalogue, whatever its format.
 
     Recognises, by what ``source`` is and by its header:
 
@@ -689,12 +499,12 @@ def read_catalog(source: str | os.PathLike, **options) -> CraterCatalog:
     --------
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "tile.csv"
-    >>> _ = path.write_text("LATITUDE_CIRCLE_IMAGE,LONGITUDE_CIRCLE_IMAGE,DIAM_CIRCLE_IMAGE\\n"
-    ...                     "-5.4,137.4,154.0\\n")
+    >>> _ = path.write_text("LATITUDE_CIRCLE_IMAGE,LONGITUDE_CIRCLE_IMAGE,DIAM_CIRCLE_IMAGE\n"
+    ...                     "-5.4,137.4,154.0\n")
     >>> len(read_catalog(path))
     1
     """
-    path = _require_file(source)
+    path = require_path(source)
     if path.is_dir():
         if any(path.glob(_TILE_GLOB)):
             return read_robbins_tiles(path, **options)
@@ -712,14 +522,14 @@ def read_catalog(source: str | os.PathLike, **options) -> CraterCatalog:
             f"unknown catalogue file type {suffix or path.name!r} for {str(path)!r}; "
             f"expected {_FORMATS_HELP}"
         )
-    header = _sniff_header(path)
+    header, delimiter = _sniff_header(path)
     names = {h.upper() for h in header}
-    delimiter = "\t" if len(header) > 1 and _first_line_has_tab(path) else ","
     if set(_ROBBINS.values()) <= names:
         if delimiter == "\t":
             return read_robbins_tsv(path, **options)
-        keep = options.pop("keep_pixels", set(_ROBBINS_PIXELS.values()) <= names)
-        return _read_robbins(path, ",", keep_pixels=keep, **options)
+        # A tile file keeps its pixel columns; a Robbins CSV without them is read too.
+        options.setdefault("keep_pixels", set(_ROBBINS_PIXELS.values()) <= names)
+        return read_robbins_tile_csv(path, **options)
     project = {alias.upper() for aliases in _PROJECT.values() for alias in aliases}
     if names & project:
         return read_crater_csv(path, delimiter=delimiter, **options)
@@ -729,15 +539,11 @@ def read_catalog(source: str | os.PathLike, **options) -> CraterCatalog:
     )
 
 
-def _first_line_has_tab(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return b"\t" in fh.readline()
-
-
 def check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
     """Validate a ``(west, south, east, north)`` box in degrees; return it as floats.
 
-    Longitudes may be -180..180 or 0..360; ``west > east`` crosses the antimeridian.
+    Longitudes may be -180..180 or 0..360. The box runs east from ``west`` to
+    ``east``, so ``(170, -10, -170, 10)`` crosses 180 E and ``(350, -10, 10, 10)`` 0 E.
 
     Raises
     ------
@@ -789,8 +595,8 @@ def load_catalog(
     source : str or os.PathLike
         Anything :func:`read_catalog` reads.
     bbox : (west, south, east, north), optional
-        Degrees; longitudes -180..180 or 0..360; ``west > east`` crosses the
-        antimeridian. Craters whose centre is inside are kept.
+        Degrees; longitudes -180..180 or 0..360; the box runs east from west
+        to east (it may cross 180 E or 0 E). Craters whose centre is inside are kept.
     min_diameter_km, max_diameter_km : float, optional
         Inclusive diameter range, km.
     **options

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "CatalogFormatError",
+    "CatalogReadError",
     "CRSError",
     "CoordinateError",
     "CraterValueError",
@@ -16,6 +17,7 @@ __all__ = [
     "OutputExistsError",
     "OutputWriteError",
     "RasterReadError",
+    "TargetSpecError",
     "TileNameError",
 ]
 
@@ -44,8 +46,16 @@ class CatalogFormatError(GeocoreError, ValueError):
     """A crater catalogue file cannot be read: wrong format or missing columns."""
 
 
+class CatalogReadError(GeocoreError, OSError):
+    """A crater catalogue file or folder does not exist or cannot be opened."""
+
+
 class CraterValueError(GeocoreError, ValueError):
     """A crater has an impossible value (latitude out of range, negative diameter...)."""
+
+
+class TargetSpecError(GeocoreError, ValueError):
+    """A target kind, inner ratio or ring width is not valid."""
 
 
 class RasterReadError(GeocoreError, OSError):

@@ -36,8 +36,10 @@ from .grid import wrap_longitude
 __all__ = [
     "crater_area_m2",
     "crater_polygon_parts",
+    "crater_polygons",
     "crater_rings",
     "diameter_from_area_km",
+    "lonlat_box_area_km2",
 ]
 
 #: Lowest number of vertices accepted for a crater ring (64 is a good default).
@@ -56,6 +58,25 @@ def crater_area_m2(diameter_km, body: Body = MARS):
     angle = np.asarray(diameter_km, dtype=float) * 1000.0 / (2.0 * radius_m)
     # 1 - cos(x) = 2 sin^2(x/2) keeps precision for small craters
     return 4.0 * math.pi * radius_m**2 * np.sin(angle / 2.0) ** 2
+
+
+def lonlat_box_area_km2(
+    west_deg: float, south_deg: float, east_deg: float, north_deg: float, body: Body = MARS
+) -> float:
+    """Area on the sphere of a longitude/latitude box, km^2.
+
+    ``R^2 * dlon * (sin(north) - sin(south))``; ``east < west`` means a box
+    across the antimeridian.
+
+    Examples
+    --------
+    >>> round(lonlat_box_area_km2(90, -30, 120, 0))  # a THEMIS tile
+    3019622
+    """
+    span_deg = (east_deg - west_deg) % 360.0 or (360.0 if east_deg != west_deg else 0.0)
+    radius_km = body.radius_m / 1000.0
+    band = math.sin(math.radians(north_deg)) - math.sin(math.radians(south_deg))
+    return float(radius_km**2 * math.radians(span_deg) * band)
 
 
 def diameter_from_area_km(area_m2, body: Body = MARS):
@@ -130,7 +151,8 @@ def crater_rings(
     lon_deg, lat_deg : array_like, shape (N,)
         Crater centres, degrees east (any convention) and degrees north.
     diameter_km : array_like, shape (N,)
-        Diameters on the sphere, km.
+        Diameters on the sphere, km. A single value in any of the three
+        arguments is used for every crater.
     n_vertices : int
         Points per ring (at least 4). The rings are not closed (the first point
         is not repeated) and run counter-clockwise seen from above, starting
@@ -161,14 +183,20 @@ def crater_rings(
     >>> (lon.round(6) + 0.0).tolist(), (lat.round(6) + 0.0).tolist()
     ([[0.0, -1.0, 0.0, 1.0]], [[1.0, 0.0, -1.0, 0.0]])
     """
-    if isinstance(n_vertices, bool) or int(n_vertices) != n_vertices or n_vertices < MIN_VERTICES:
+    is_int = isinstance(n_vertices, int | np.integer) and not isinstance(n_vertices, bool)
+    if not is_int or n_vertices < MIN_VERTICES:
         raise CraterValueError(
             f"n_vertices must be an integer >= {MIN_VERTICES}, got {n_vertices!r}; use e.g. 64"
         )
     n_vertices = int(n_vertices)
-    lon, lat, diameter = np.broadcast_arrays(
-        *(np.atleast_1d(np.asarray(v, dtype=float)) for v in (lon_deg, lat_deg, diameter_km))
-    )
+    try:
+        lon, lat, diameter = np.broadcast_arrays(
+            *(np.atleast_1d(np.asarray(v, dtype=float)) for v in (lon_deg, lat_deg, diameter_km))
+        )
+    except ValueError as err:
+        raise CraterValueError(
+            f"lon_deg, lat_deg and diameter_km must have the same length (or one value): {err}"
+        ) from err
     if lon.ndim != 1:
         raise CraterValueError(f"expected 1-D arrays of crater values, got shape {lon.shape}")
     known = np.isfinite(lon) & np.isfinite(lat)
@@ -275,6 +303,81 @@ def _polar_part(lon: np.ndarray, lat: np.ndarray, north: bool) -> np.ndarray:
     return _closed(ring)
 
 
+def crater_polygons(
+    lon_deg,
+    lat_deg,
+    diameter_km,
+    n_vertices: int = 64,
+    body: Body = MARS,
+    equal_area: bool = True,
+) -> list[list[np.ndarray]]:
+    """The polygon parts of many craters (see :func:`crater_polygon_parts`).
+
+    Parameters
+    ----------
+    lon_deg, lat_deg, diameter_km : array_like, shape (N,)
+        Centres (degrees east, any convention; degrees north) and diameters (km).
+    n_vertices, body, equal_area
+        As for :func:`crater_rings`.
+
+    Returns
+    -------
+    list of N lists of numpy.ndarray
+        For each crater, its parts as closed counter-clockwise (lon, lat) rings
+        of shape (m, 2); an empty list for a crater whose centre is unknown.
+
+    Raises
+    ------
+    CraterValueError
+        As for :func:`crater_rings`.
+
+    Examples
+    --------
+    >>> [len(parts) for parts in crater_polygons([0, 180, 0], [0, 0, 89.9], [5, 5, 50])]
+    [1, 2, 1]
+    """
+    ring_lon, ring_lat = crater_rings(lon_deg, lat_deg, diameter_km, n_vertices, body, equal_area)
+    centre = wrap_longitude(np.atleast_1d(np.asarray(lon_deg, dtype=float)))
+    centre = np.broadcast_to(centre, ring_lon.shape[:1])[:, None]
+    # Longitudes unwrapped around each centre; a pole inside a ring adds +-360.
+    rel = wrap_longitude(ring_lon - centre)
+    step = wrap_longitude(np.diff(np.concatenate([rel, rel[:, :1]], axis=1), axis=1))
+    winding = np.sum(step, axis=1)
+    unwrapped = centre + rel
+    closed = np.stack([unwrapped, ring_lat], axis=-1)
+    closed = np.concatenate([closed, closed[:, :1]], axis=1)  # (N, n + 1, 2)
+    known = np.all(np.isfinite(unwrapped), axis=1)
+    polar = known & (np.abs(winding) > 180.0)
+    crossing = known & ~polar & ((unwrapped.max(axis=1) > 180) | (unwrapped.min(axis=1) < -180))
+    out: list[list[np.ndarray]] = [
+        [ring] if ok else [] for ring, ok in zip(closed, known, strict=True)
+    ]
+    for i in np.flatnonzero(polar):
+        out[i] = [_polar_part(ring_lon[i], ring_lat[i], north=bool(np.mean(ring_lat[i]) > 0))]
+    for i in np.flatnonzero(crossing):
+        out[i] = _split_at_antimeridian(unwrapped[i], ring_lat[i])
+    return out
+
+
+def _split_at_antimeridian(lon: np.ndarray, lat: np.ndarray) -> list[np.ndarray]:
+    """Cut a ring whose unwrapped longitudes pass +-180 into parts in -180..180."""
+    points = list(zip(lon.tolist(), lat.tolist(), strict=True))
+    edge = 180.0 if lon.max() > 180.0 else -180.0
+    pieces = (
+        (_clip(points, edge, keep_west=False), -360.0 if edge > 0 else 0.0),
+        (_clip(points, edge, keep_west=True), 360.0 if edge < 0 else 0.0),
+    )
+    parts = []
+    for piece, shift in pieces:
+        if len(piece) >= 3:
+            ring = _closed(piece)
+            ring[:, 0] += shift
+            if _has_area(ring):
+                parts.append(ring)
+    parts.sort(key=lambda r: float(r[:, 0].min()))
+    return parts
+
+
 def crater_polygon_parts(
     lon_deg: float,
     lat_deg: float,
@@ -297,9 +400,9 @@ def crater_polygon_parts(
     list of numpy.ndarray, each of shape (m, 2)
         Closed counter-clockwise rings of (lon, lat) points, one per polygon
         part: one part normally; two when the crater crosses the antimeridian
-        (a MultiPolygon; parts sorted by longitude, the one at -180 first); one part bounded by the pole
-        line (lat +-90 from lon -180 to 180) when the crater contains a pole.
-        Empty when the centre is unknown (NaN).
+        (a MultiPolygon; parts sorted by longitude, the one at -180 first); one
+        part bounded by the pole line (lat +-90 from lon -180 to 180) when the
+        crater contains a pole. Empty when the centre is unknown (NaN).
 
     Raises
     ------
@@ -312,31 +415,4 @@ def crater_polygon_parts(
     >>> len(parts), [round(float(p[:, 0].min()), 2) for p in parts]
     (2, [-180.0, 179.48])
     """
-    ring_lon, ring_lat = crater_rings(
-        [lon_deg], [lat_deg], [diameter_km], n_vertices, body, equal_area
-    )
-    lon, lat = ring_lon[0], ring_lat[0]
-    if not np.all(np.isfinite(lon)):
-        return []
-    centre = float(wrap_longitude(float(lon_deg)))
-    # Longitudes unwrapped around the centre; a pole inside the ring adds +-360.
-    rel = wrap_longitude(lon - centre)
-    winding = float(np.sum(wrap_longitude(np.diff(np.append(rel, rel[0])))))
-    if abs(winding) > 180.0:
-        return [_polar_part(lon, lat, north=lat_deg > 0)]
-    unwrapped = centre + rel
-    points = list(zip(unwrapped.tolist(), lat.tolist(), strict=True))
-    if unwrapped.max() <= 180.0 and unwrapped.min() >= -180.0:
-        return [_closed(points)]
-    edge = 180.0 if unwrapped.max() > 180.0 else -180.0
-    west = _clip(points, edge, keep_west=True)
-    east = _clip(points, edge, keep_west=False)
-    parts = []
-    for piece, shift in ((east, -360.0 if edge > 0 else 0.0), (west, 360.0 if edge < 0 else 0.0)):
-        if len(piece) >= 3:
-            ring = _closed(piece)
-            ring[:, 0] += shift
-            if _has_area(ring):
-                parts.append(ring)
-    parts.sort(key=lambda r: float(r[:, 0].min()))
-    return parts
+    return crater_polygons([lon_deg], [lat_deg], [diameter_km], n_vertices, body, equal_area)[0]

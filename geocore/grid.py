@@ -67,14 +67,19 @@ def wrap_longitude(lon_deg, lon_range: str = "-180..180"):
     -170.0
     >>> float(wrap_longitude(-90.0, "0..360"))
     270.0
+    >>> wrap_longitude([179.9, 180.0, -540.0]).tolist()
+    [179.9, -180.0, -180.0]
     """
     lon = np.asarray(lon_deg, dtype=float)
     if lon_range == "-180..180":
-        out = (lon + 180.0) % 360.0 - 180.0
+        low = -180.0
     elif lon_range == "0..360":
-        out = lon % 360.0
+        low = 0.0
     else:
         raise ValueError(f"lon_range must be one of {LON_RANGES}, got {lon_range!r}")
+    # values already in range stay exactly as they are (179.9 stays 179.9)
+    in_range = (lon >= low) & (lon < low + 360.0)
+    out = np.where(in_range, lon, (lon - low) % 360.0 + low)
     return out if out.ndim else float(out)
 
 

@@ -5,8 +5,10 @@ Three kinds of target, as in DeLatte et al. (2018) and its follow-up:
 * ``"filled"``: every pixel inside a crater is 1.
 * ``"outline"``: a filled crater minus an inner disk at ``inner_ratio`` of its
   radius (0.7 in the paper).
-* ``"ring"``: a ring ``ring_width_px`` wide inside the rim (4 or 8 px in the
-  follow-up), measured in pixels along a meridian (the grid's pixel height).
+* ``"ring"``: a ring ``ring_width_px`` wide centred on the rim (4 or 8 px in
+  the follow-up, which drew them with ``cv2.circle(..., thickness)``, also
+  centred on the rim), measured in pixels along a meridian (the grid's pixel
+  height). A crater whose radius is under half the width becomes a disk.
 
 Craters are drawn largest first (painter's order), each one setting its disk to
 1 and then clearing its inner disk to 0, as the paper did with PIL: a small
@@ -32,8 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .catalog import check_diameter_range
 from .crater import CraterCatalog
-from .errors import GeocoreError, GridError
+from .errors import GridError, TargetSpecError
 from .grid import PixelGrid
 
 __all__ = ["KINDS", "TargetSpec", "TargetSpecError", "craters_on_grid", "rasterize_targets"]
@@ -45,10 +48,6 @@ KINDS = ("filled", "outline", "ring")
 
 # Pixels added around each crater's bounding box, against rounding at its edges.
 _BOX_MARGIN_PX = 1
-
-
-class TargetSpecError(GeocoreError, ValueError):
-    """A target kind, inner ratio or ring width is not valid."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,8 @@ class TargetSpec:
         Radius of the hole of an ``"outline"`` target as a fraction of the
         crater's radius, in (0, 1). Ignored by the other kinds.
     ring_width_px : float
-        Width of a ``"ring"`` target in pixels along a meridian, > 0. Ignored by
-        the other kinds.
+        Width of a ``"ring"`` target in pixels along a meridian, > 0, centred on
+        the crater's rim. Ignored by the other kinds.
 
     Raises
     ------
@@ -141,8 +140,8 @@ def rasterize_targets(
     inner_ratio : float
         Hole radius of ``"outline"`` targets as a fraction of the radius, in (0, 1).
     ring_width_px : float
-        Width of ``"ring"`` targets, pixels along a meridian, > 0. Craters
-        smaller than the ring are drawn filled.
+        Width of ``"ring"`` targets, pixels along a meridian, > 0, centred on
+        the rim. Craters of radius under half the width are drawn filled.
     min_diameter_km, max_diameter_km : float, optional
         Inclusive range of the craters to draw (diameters, not radii).
     dtype : numpy dtype
@@ -158,7 +157,10 @@ def rasterize_targets(
     Raises
     ------
     TargetSpecError
-        Unknown kind, ``inner_ratio`` outside (0, 1), ``ring_width_px`` <= 0.
+        Unknown kind, ``inner_ratio`` outside (0, 1), ``ring_width_px`` <= 0,
+        unknown ``offset``.
+    CraterValueError
+        A negative diameter bound, or the minimum above the maximum.
     GridError
         The catalogue lacks the coordinates the grid needs (lon/lat on a
         georeferenced grid, pixel positions otherwise).
@@ -169,16 +171,17 @@ def rasterize_targets(
     >>> cat = CraterCatalog([np.nan], [np.nan], [6.0], x_px=[4.0], y_px=[4.0])
     >>> print(rasterize_targets(grid, cat, "ring", ring_width_px=1))
     [[0 0 0 0 0 0 0 0 0]
-     [0 0 0 0 1 0 0 0 0]
-     [0 0 1 1 1 1 1 0 0]
+     [0 0 0 1 1 1 0 0 0]
      [0 0 1 0 0 0 1 0 0]
-     [0 1 1 0 0 0 1 1 0]
+     [0 1 0 0 0 0 0 1 0]
+     [0 1 0 0 0 0 0 1 0]
+     [0 1 0 0 0 0 0 1 0]
      [0 0 1 0 0 0 1 0 0]
-     [0 0 1 1 1 1 1 0 0]
-     [0 0 0 0 1 0 0 0 0]
+     [0 0 0 1 1 1 0 0 0]
      [0 0 0 0 0 0 0 0 0]]
     """
     spec = TargetSpec(kind, inner_ratio, ring_width_px)
+    check_diameter_range(min_diameter_km, max_diameter_km)
     if offset not in ("center", "corner"):
         raise TargetSpecError(f"offset must be 'center' or 'corner', got {offset!r}")
     out = np.zeros((grid.height, grid.width), dtype=dtype)
@@ -193,7 +196,7 @@ def rasterize_targets(
         view = out[r0:r1, c0:c1]
         view[q <= key_outer[i]] = 1
         if key_inner[i] > 0.0:
-            view[q < key_inner[i]] = 0
+            view[q <= key_inner[i]] = 0
     log.info(
         "drew %d %s crater footprints on a %d x %d grid",
         boxes.shape[1],
@@ -204,11 +207,17 @@ def rasterize_targets(
     return out
 
 
-def craters_on_grid(grid: PixelGrid, catalog: CraterCatalog, offset: str = "center") -> np.ndarray:
+def craters_on_grid(
+    grid: PixelGrid,
+    catalog: CraterCatalog,
+    spec: TargetSpec | None = None,
+    offset: str = "center",
+) -> np.ndarray:
     """Which craters :func:`rasterize_targets` would draw at least partly on ``grid``.
 
     A crater counts when its bounding box meets the grid (a crater just off a
-    corner may count without setting a pixel).
+    corner may count without setting a pixel). ``spec`` matters for rings,
+    which reach half their width outside the rim (default: filled disks).
 
     Returns
     -------
@@ -224,7 +233,7 @@ def craters_on_grid(grid: PixelGrid, catalog: CraterCatalog, offset: str = "cent
     """
     hit = np.zeros(len(catalog), dtype=bool)
     if len(catalog):
-        craters = _Footprints.build(grid, catalog, TargetSpec(), offset)
+        craters = _Footprints.build(grid, catalog, spec or TargetSpec(), offset)
         hit[craters.index[craters.boxes()[0]]] = True
     return hit
 
@@ -285,18 +294,18 @@ class _Footprints:
         if catalog.diameter_px is not None:
             given = np.isfinite(catalog.diameter_px)
             diameter_px = np.where(given, catalog.diameter_px, diameter_px)
-        radius_px = diameter_px / 2.0
-        inner_px = _inner_radius(radius_px, spec, ring_width=spec.ring_width_px)
-        order = np.lexsort((y, x, -radius_px))
+        outer_px, inner_px = _disk_radii(diameter_px / 2.0, spec, spec.ring_width_px)
+        order = np.lexsort((y, x, -diameter_px))
+        outer_px, inner_px = outer_px[order], inner_px[order]
         return cls(
             grid=grid,
             index=order,
             col_c=x[order],
             row_c=y[order],
-            col_half=radius_px[order],
-            row_half=radius_px[order],
-            key_outer=radius_px[order] ** 2,
-            key_inner=np.where(inner_px > 0, inner_px**2, -1.0)[order],
+            col_half=outer_px,
+            row_half=outer_px,
+            key_outer=outer_px**2,
+            key_inner=np.where(inner_px > 0, inner_px**2, -1.0),
         )
 
     @classmethod
@@ -310,16 +319,16 @@ class _Footprints:
                 "georeferencing (PixelGrid.from_resolution) to use their pixel positions"
             )
         radius_m_body = grid.projection.body.radius_m
-        radius_m = catalog.diameter_km * 500.0
-        inner_m = _inner_radius(radius_m, spec, ring_width=spec.ring_width_px * grid.resolution_m)
-        order = np.lexsort((lat, lon, -radius_m))
-        lon, lat, radius_m, inner_m = lon[order], lat[order], radius_m[order], inner_m[order]
+        ring_width_m = spec.ring_width_px * grid.resolution_m
+        outer_m, inner_m = _disk_radii(catalog.diameter_km * 500.0, spec, ring_width_m)
+        order = np.lexsort((lat, lon, -catalog.diameter_km))
+        lon, lat, outer_m, inner_m = lon[order], lat[order], outer_m[order], inner_m[order]
 
         col_c, row_c = grid.lonlat_to_pixel(lon, lat)  # the copy of each centre nearest the grid
         col_c, row_c = np.atleast_1d(col_c), np.atleast_1d(row_c)
         # Extent of each crater in lon/lat, then in pixels (both projections are
         # linear in lon/lat, so the extent maps through the affine transform).
-        rho = np.minimum(radius_m / radius_m_body, math.pi)
+        rho = np.minimum(outer_m / radius_m_body, math.pi)
         dlat_deg = np.degrees(rho)
         # a cap of angular radius rho centred at lat spans +-asin(sin rho / cos lat) in
         # longitude; one that reaches a pole spans every longitude
@@ -343,7 +352,7 @@ class _Footprints:
             row_c=row_c,
             col_half=col_half,
             row_half=row_half,
-            key_outer=_haversine_of(radius_m / radius_m_body),
+            key_outer=_haversine_of(rho),
             key_inner=np.where(inner_m > 0, _haversine_of(inner_m / radius_m_body), -1.0),
             lon_c=np.radians(lon),
             lat_c=np.radians(lat),
@@ -397,13 +406,13 @@ class _Footprints:
         )
 
 
-def _inner_radius(radius: np.ndarray, spec: TargetSpec, ring_width: float) -> np.ndarray:
-    """Radius of the hole of each crater (0 or less: no hole)."""
+def _disk_radii(radius: np.ndarray, spec: TargetSpec, ring_width: float):
+    """Outer radius and hole radius (0 or less: no hole) of each crater's footprint."""
     if spec.kind == "outline":
-        return radius * spec.inner_ratio
-    if spec.kind == "ring":
-        return radius - ring_width
-    return np.zeros_like(radius)
+        return radius, radius * spec.inner_ratio
+    if spec.kind == "ring":  # centred on the rim
+        return radius + ring_width / 2.0, radius - ring_width / 2.0
+    return radius, np.zeros_like(radius)
 
 
 def _haversine_of(angle_rad: np.ndarray) -> np.ndarray:

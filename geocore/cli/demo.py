@@ -49,6 +49,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     """Run ``geocore demo``."""
     from ..catalog import read_catalog
+    from ..geometry import lonlat_box_area_km2
     from ..raster_io import write_geotiff
     from ..synthetic import random_catalog, render_scene
     from ..targets import rasterize_targets
@@ -90,8 +91,10 @@ def run(args) -> int:
     target = rasterize_targets(grid, craters, kind="outline")
     write_geotiff(out / "scene.tif", scene, grid, nodata=0, overwrite=args.overwrite)
     write_geotiff(out / "target_outline.tif", target, grid, overwrite=args.overwrite)
-    for name in ("craters.gpkg", "craters.csv", "craters.diam"):
-        write_craters(out / name, craters, overwrite=args.overwrite)
+    write_craters(out / "craters.gpkg", craters, overwrite=args.overwrite)
+    write_craters(out / "craters.csv", craters, overwrite=args.overwrite)
+    area_km2 = lonlat_box_area_km2(*tile.bounds_deg)
+    write_craters(out / "craters.diam", craters, overwrite=args.overwrite, area_km2=area_km2)
     _write_overlay(out / "overlay.png", scene, target, args.overwrite)
 
     sizes = craters.diameter_km

@@ -36,8 +36,12 @@ def test_lonlat_pixel_round_trip_equirectangular(lon, lat, offset):
 @given(lon=st.floats(0.0, 359.99), lat=lats, name=st.sampled_from(TILE_NAMES))
 def test_lonlat_pixel_round_trip_geographic_0_360(lon, lat, name):
     tile = ThemisTile.from_name(name)
-    grid = PixelGrid((1 / 256, 0.0, tile.lon_min_deg, 0.0, -1 / 256, tile.lat_max_deg), 7680, 7680,
-                     Geographic(MARS))
+    grid = PixelGrid(
+        (1 / 256, 0.0, tile.lon_min_deg, 0.0, -1 / 256, tile.lat_max_deg),
+        7680,
+        7680,
+        Geographic(MARS),
+    )
     col, row = grid.lonlat_to_pixel(lon, lat)
     lon2, lat2 = grid.pixel_to_lonlat(col, row, lon_range="0..360")
     assert lat2 == pytest.approx(lat, abs=1e-9)
@@ -151,3 +155,14 @@ def test_robbins_tile_pixels_within_one_pixel(shared_data):
         assert np.max(np.abs(row - y_px)) <= 1.0 + 1e-6, path.name
         total += len(lat)
     assert total == 225_367
+
+
+def test_wrap_longitude_keeps_values_in_range_exact():
+    assert wrap_longitude([179.9, -180.0, 180.0, 359.5, -190.0]).tolist() == [
+        179.9,
+        -180.0,
+        -180.0,
+        -0.5,
+        170.0,
+    ]
+    assert wrap_longitude([359.9, 360.0, -0.1], "0..360").tolist() == [359.9, 0.0, 359.9]

@@ -47,7 +47,7 @@ def test_georef_refuses_overwrite_and_unknown_tile(tmp_path):
     assert out.read_text() == "keep"
     other = tmp_path / "image.png"
     make_png(other, (60, 60))
-    with pytest.raises(TileNameError, match="cannot tell the THEMIS tile of 'image.png'"):
+    with pytest.raises(TileNameError, match=r"cannot tell the THEMIS tile of 'image\.png'"):
         georeference_themis(other, tmp_path / "x.tif")
     georeference_themis(other, tmp_path / "x.tif", tile="thm_dir_N00_300")
     assert read_grid(tmp_path / "x.tif").pixel_to_lonlat(0, 0, offset="corner") == pytest.approx(
@@ -78,7 +78,14 @@ def test_read_grid_sources(tmp_path):
 def test_read_grid_refuses_earth_crs(tmp_path):
     path = tmp_path / "earth.tif"
     with rasterio.open(
-        path, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint8", crs="EPSG:4326",
+        path,
+        "w",
+        driver="GTiff",
+        width=4,
+        height=4,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:4326",
         transform=rasterio.Affine(0.1, 0, 0, 0, -0.1, 0),
     ) as ds:
         ds.write(np.zeros((1, 4, 4), np.uint8))
@@ -91,7 +98,7 @@ def test_unreadable_rasters(tmp_path):
         read_grid(tmp_path / "nope.tif")
     text = tmp_path / "notes.tif"
     text.write_text("not a raster")
-    with pytest.raises(RasterReadError, match="cannot read .* as a raster"):
+    with pytest.raises(RasterReadError, match=r"cannot read .* as a raster"):
         read_grid(text)
     with pytest.raises(RasterReadError, match="is a folder"):
         read_grid(tmp_path)

@@ -23,10 +23,18 @@ def test_parse_and_format(name, lat_min, lon_min, bounds):
 
 
 @pytest.mark.parametrize(
-    "bad", ["thm_dir_N-30_095", "thm_dir_N-45_090", "thm_dir_N90_000", "tile_N00_030", "", "thm_dir_N00_360"]
+    "bad",
+    [
+        "thm_dir_N-30_095",
+        "thm_dir_N-45_090",
+        "thm_dir_N90_000",
+        "tile_N00_030",
+        "",
+        "thm_dir_N00_360",
+    ],
 )
 def test_unknown_names_are_refused(bad):
-    with pytest.raises(TileNameError, match="unknown THEMIS tile name.*thm_dir_N-30_090"):
+    with pytest.raises(TileNameError, match=r"unknown THEMIS tile name.*thm_dir_N-30_090"):
         ThemisTile.from_name(bad)
 
 

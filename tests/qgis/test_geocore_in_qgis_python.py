@@ -38,5 +38,7 @@ def test_grid_and_tile_maths_in_qgis(qgis_app):
     from geocore.grid import PixelGrid
 
     grid = PixelGrid.from_themis_tile("thm_dir_N-30_090")
-    lon, lat = grid.pixel_to_lonlat(np.array([0.0, 7680.0]), np.array([0.0, 7680.0]), offset="corner")
+    lon, lat = grid.pixel_to_lonlat(
+        np.array([0.0, 7680.0]), np.array([0.0, 7680.0]), offset="corner"
+    )
     assert np.allclose(lon, [90.0, 120.0]) and np.allclose(lat, [0.0, -30.0])
