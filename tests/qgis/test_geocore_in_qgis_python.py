@@ -17,6 +17,8 @@ QGIS_SAFE_MODULES = [
     "geocore.crater",
     "geocore.atomic",
     "geocore.catalog",
+    "geocore.yolo",
+    "geocore.synthetic",
     "geocore.targets",
     "geocore.geometry",
 ]
