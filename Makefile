@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	$(VENV)/bin/python -m pip install -q -e '.[train,dev]'
 	touch $@
 
 venv: $(VENV)/.installed

@@ -14,6 +14,7 @@ __all__ = [
     "CraterValueError",
     "GeocoreError",
     "GridError",
+    "ModelError",
     "OutputExistsError",
     "OutputWriteError",
     "RasterReadError",
@@ -56,6 +57,10 @@ class CraterValueError(GeocoreError, ValueError):
 
 class TargetSpecError(GeocoreError, ValueError):
     """A target kind, inner ratio or ring width is not valid."""
+
+
+class ModelError(GeocoreError, ValueError):
+    """An ONNX model file is missing, unreadable, of the wrong shape, or lacks its metadata."""
 
 
 class RasterReadError(GeocoreError, OSError):

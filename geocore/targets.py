@@ -197,7 +197,7 @@ def rasterize_targets(
         view[q <= key_outer[i]] = 1
         if key_inner[i] > 0.0:
             view[q <= key_inner[i]] = 0
-    log.info(
+    log.debug(
         "drew %d %s crater footprints on a %d x %d grid",
         boxes.shape[1],
         spec.kind,

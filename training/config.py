@@ -25,6 +25,7 @@ __all__ = [
     "OPTIMIZERS",
     "PRESETS",
     "TARGET_KINDS",
+    "FIELD_HELP",
     "ConfigError",
     "Preset",
     "TrainConfig",
@@ -142,7 +143,9 @@ class TrainConfig:
         if not self.ring_width_px > 0:
             raise bad("ring_width_px", "must be a positive number of pixels, e.g. 4 or 8")
         if not 0 <= self.min_diameter_km < self.max_diameter_km:
-            raise bad("min_diameter_km", f"must be >= 0 and < max_diameter_km={self.max_diameter_km}")
+            raise bad(
+                "min_diameter_km", f"must be >= 0 and < max_diameter_km={self.max_diameter_km}"
+            )
         if self.tile_size_px <= 0 or self.tile_size_px % 128:
             raise bad("tile_size_px", "must be a positive multiple of 128 (the UNet pools 7 times)")
         if not 0 < self.validation_split < 1:
@@ -211,12 +214,45 @@ class TrainConfig:
         if path.is_dir():
             path = path / "config.json"
         if not path.is_file():
-            raise ConfigError(f"no configuration at {str(path)!r}; give a run folder or config.json")
+            raise ConfigError(
+                f"no configuration at {str(path)!r}; give a run folder or config.json"
+            )
         return cls.from_json(path.read_text(encoding="utf-8"))
 
     def replace(self, **changes) -> TrainConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+
+#: One line of help per field, for ``python -m training.train --help``.
+FIELD_HELP: dict[str, str] = {
+    "preset": "experiment of the paper (S-1..S-8, C-1..C-8, O-1..O-8)",
+    "kernel_size": "convolution kernel size in px (odd: 3, 7, 11)",
+    "filter_multiple": "multiply the filters 16..128 by this (0.5, 1, 2)",
+    "data_kind": "synthetic, themis-tiles or labelled-images",
+    "target_kind": "filled disks, outline (disk minus inner disk) or ring (fixed width)",
+    "inner_ratio": "outline targets: inner disk radius / crater radius (paper: 0.7)",
+    "ring_width_px": "ring targets: ring width in px (follow-up paper: 4 or 8)",
+    "min_diameter_km": "smallest crater DIAMETER drawn in the targets, km",
+    "max_diameter_km": "largest crater DIAMETER drawn in the targets, km",
+    "tile_size_px": "side of the training sub-images, px (multiple of 128)",
+    "validation_split": "share of tiles/images held out for validation (split by tile/image)",
+    "source_resolution_m": "labelled images: their resolution in m/px (default 100)",
+    "resolution_m": "labelled images: resample to this m/px before training (e.g. 231.5)",
+    "augment": "random flips and 90-degree rotations of training items",
+    "synthetic_train_images": "synthetic data: number of training images",
+    "synthetic_val_images": "synthetic data: number of validation images",
+    "epochs": "number of epochs (in total, also when resuming)",
+    "batch_size": "sub-images per training step",
+    "learning_rate": "optimiser learning rate",
+    "optimizer": "adam, sgd or rmsprop",
+    "seed": "random seed of the split, shuffling, augmentation and weights",
+    "steps_per_epoch": "limit each epoch to this many batches (default: the whole set)",
+    "validation_steps": "limit validation to this many batches (default: the whole set)",
+    "crater_metric_every": "compute crater-level precision/recall/F1 every N epochs (0: off)",
+    "threshold": "recommended probability threshold, stored in the exported model",
+    "notes": "free text kept in config.json",
+}
 
 
 def preset_config(name: str, **overrides) -> TrainConfig:

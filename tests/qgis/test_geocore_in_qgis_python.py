@@ -19,6 +19,7 @@ QGIS_SAFE_MODULES = [
     "geocore.catalog",
     "geocore.yolo",
     "geocore.synthetic",
+    "geocore.model_info",
     "geocore.targets",
     "geocore.geometry",
 ]
