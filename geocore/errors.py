@@ -7,6 +7,7 @@ from the builtin exception it resembles, so callers can catch either.
 from __future__ import annotations
 
 __all__ = [
+    "CancelledError",
     "CatalogFormatError",
     "CatalogReadError",
     "CRSError",
@@ -73,3 +74,7 @@ class OutputExistsError(GeocoreError, FileExistsError):
 
 class OutputWriteError(GeocoreError, OSError):
     """An output file cannot be written (missing or read-only folder...)."""
+
+
+class CancelledError(GeocoreError):
+    """A long operation was cancelled by its caller (a cancel callback returned True)."""

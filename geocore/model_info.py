@@ -605,3 +605,12 @@ def _decode(name: str, text: str, codec: str) -> Any:
             f"model metadata {METADATA_PREFIX}{name}={text!r} is not a valid {kind}; "
             f"re-export the model or override {name}"
         ) from err
+
+
+#: Where the project's default model is installed (inside the geocore package).
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "crater_default.onnx"
+
+
+def default_model_path() -> Path | None:
+    """The bundled default model, or None when this installation has none."""
+    return DEFAULT_MODEL_PATH if DEFAULT_MODEL_PATH.is_file() else None

@@ -19,6 +19,7 @@ from .grid import PixelGrid
 from .themis import TILE_SIZE_PX, ThemisTile
 
 __all__ = [
+    "RasterioSource",
     "georeference_themis",
     "open_raster",
     "read_grid",
@@ -230,3 +231,56 @@ def georeference_themis(
                         progress(min(1.0, (row + window.height) / grid.height))
             log.info("georeferenced %s as %s", src_path, tile.name)
     return grid
+
+
+class RasterioSource:
+    """A raster file read window by window through rasterio (a detection ``RasterSource``).
+
+    Parameters
+    ----------
+    path : path
+        GeoTIFF, THEMIS tile PNG named after its tile, or a plain image.
+    band : int
+        1-based band to read. A multi-band raster needs it chosen explicitly
+        unless its bands are identical gray levels (RGB of a gray image).
+    resolution_m : float, optional
+        Pixel size of a plain image without georeferencing.
+
+    Raises
+    ------
+    RasterReadError
+        The file cannot be read, or the band does not exist.
+    """
+
+    def __init__(self, path, band: int | None = None, resolution_m: float | None = None):
+        self.path = Path(path)
+        self.grid = read_grid(self.path, resolution_m=resolution_m)
+        self._dataset = open_raster(self.path)
+        count = self._dataset.count
+        if band is None:
+            if count > 1 and self._dataset.colorinterp[0].name not in ("red", "gray", "grey"):
+                raise RasterReadError(
+                    f"{self.path.name} has {count} bands; choose one (--band N, 1..{count})"
+                )
+            band = 1
+        if not 1 <= band <= count:
+            raise RasterReadError(f"{self.path.name} has no band {band}; choose 1..{count}")
+        self.band = band
+        self.nodata = self._dataset.nodatavals[band - 1]
+        self.name = self.path.name
+
+    def read(self, col_off: int, row_off: int, width: int, height: int):
+        """Read one window of the band."""
+        from rasterio.windows import Window
+
+        return self._dataset.read(self.band, window=Window(col_off, row_off, width, height))
+
+    def close(self) -> None:
+        """Close the file."""
+        self._dataset.close()
+
+    def __enter__(self) -> RasterioSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -17,7 +17,7 @@ from ..errors import GeocoreError
 __all__ = ["build_parser", "main"]
 
 #: Modules of ``geocore.cli`` that each provide one command.
-COMMAND_MODULES = ("georef", "catalog", "targets", "demo")
+COMMAND_MODULES = ("georef", "catalog", "targets", "detect", "extract", "evaluate", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

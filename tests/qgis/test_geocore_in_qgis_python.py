@@ -20,6 +20,13 @@ QGIS_SAFE_MODULES = [
     "geocore.yolo",
     "geocore.synthetic",
     "geocore.model_info",
+    "geocore.matching",
+    "geocore.metrics",
+    "geocore.detection",
+    "geocore.inference",
+    "geocore.tiling",
+    "geocore.resample",
+    "geocore.extraction",
     "geocore.targets",
     "geocore.geometry",
 ]
