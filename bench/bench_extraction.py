@@ -209,6 +209,10 @@ def main(argv=None) -> int:
                 f"{'':<34} ratio    template/fast: wall {tw / fw:.1f}x, cpu {tc / fc:.1f}x",
                 flush=True,
             )
+    import resource
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(f"peak resident memory of this process: {peak_mb:.0f} MB")
     if args.json:
         clean = [
             {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}

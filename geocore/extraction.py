@@ -75,20 +75,21 @@ log = logging.getLogger(__name__)
 METHODS = ("fast", "template")
 _KINDS = ("ring", "outline", "filled")
 _STRETCHES = ("auto", "none")
-# DeepMoon's duplicate / match rule
+# DeepMoon's duplicate / match rule: d^2 / min(r)^2 < 1.8 and |r1 - r2| / min(r) < 1
 _DISTANCE_RATIO2 = 1.8
+_RADIUS_RATIO = 1.0
+# fast method (docs/extraction.md):
 # coarse template radius of large craters: _SQRT_GAIN * sqrt(radius_px)
 _SQRT_GAIN = 0.5
-# coarse maxima closer than this (DeepMoon-style rule: d^2/min(r)^2, |dr|/min(r)) are one
+# coarse maxima closer than this (d^2/min(r)^2, |dr|/min(r)) are one crater
 _MERGE = (0.5, 0.25)
 # filled targets: the coarse search runs on the band this wide inside each blob's edge
 _BAND_PX = 4
-# fast method: candidates below this coarse score are fitted only when their rim is
-# not mostly on the footprints of the craters already found
+# candidates below this coarse score are fitted only when less than _EXPLAINED of the set
+# pixels on their rim lie on the craters already found, and at least _RIM_SET are set
 _STRONG = 0.45
 _EXPLAINED = 0.6
 _RIM_SET = 4
-_RADIUS_RATIO = 1.0
 
 
 class ExtractionError(GeocoreError, ValueError):
@@ -134,8 +135,10 @@ class ExtractionParams:
     block_px : int
         Largest block (rows and columns) correlated at once; bounds memory.
     fast_coarse_radius_px : float
-        Fast method: smallest template radius on an averaged map, pixels;
-        radii up to twice it are matched at each scale.
+        Fast method: smallest template radius on an averaged map, in pixels of
+        that map. A radius ``r`` is matched on the map averaged over ``s x s``
+        blocks, ``s`` the largest power of two with
+        ``r / s >= max(fast_coarse_radius_px, 0.5 sqrt(r))``.
     fast_radii_per_octave : int
         Fast method: radii tried per doubling of the radius.
     fast_candidate_threshold : float
@@ -239,6 +242,33 @@ class ExtractionParams:
                 f"unknown extraction parameter(s) {unknown}; expected some of {sorted(known)}"
             )
         return cls(**values)
+
+    @classmethod
+    def for_model(cls, info, **overrides: Any) -> ExtractionParams:
+        """Parameters for a model: its targets and threshold, its ``extraction`` dict, overrides.
+
+        Parameters
+        ----------
+        info : geocore.model_info.ModelInfo
+            The model's metadata (``target_kind``, ``ring_width_px``,
+            ``inner_ratio``, ``threshold`` and the ``extraction`` JSON dict).
+        **overrides
+            Fields that win over both (e.g. ``method="template"``).
+
+        Raises
+        ------
+        ExtractionError
+            An unknown key or an invalid value in ``info.extraction`` or ``overrides``.
+        """
+        values: dict[str, Any] = {
+            "target_kind": info.target_kind,
+            "ring_width_px": info.ring_width_px,
+            "inner_ratio": info.inner_ratio,
+            "threshold": info.threshold,
+        }
+        values.update(dict(info.extraction or {}))
+        values.update(overrides)
+        return cls.from_dict(values)
 
     def replace(self, **changes: Any) -> ExtractionParams:
         """A copy with some fields changed (validated again)."""
@@ -706,6 +736,7 @@ def _coarse_candidates(evidence, geometry, shrink, stretch, rmin, rmax, params, 
     # growing as sqrt(r) for large ones (cheap there, and it places them better)
     coarse_px = np.maximum(params.fast_coarse_radius_px, _SQRT_GAIN * np.sqrt(radii))
     levels = np.maximum(0, np.floor(np.log2(radii / coarse_px))).astype(int)
+    levels[0], levels[-1] = levels[1], levels[-2]  # the extra radii do not open a finer level
     level_map, level = evidence, 0
     parts = []
     for lev in np.unique(levels):
@@ -736,7 +767,7 @@ def _coarse_candidates(evidence, geometry, shrink, stretch, rmin, rmax, params, 
 def _boundary(binary: np.ndarray, width: int) -> np.ndarray:
     """Set pixels less than ``width`` pixels (chessboard) from an unset one (beyond counts set)."""
     inside = binary.copy()
-    for _ in range(width):
+    for _ in range(width):  # erosion by a 3 x 3 square, ``width`` times
         step = inside.copy()
         step[1:, :] &= inside[:-1, :]
         step[:-1, :] &= inside[1:, :]

@@ -194,8 +194,9 @@ def test_speckle_alone_gives_no_crater(method):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_empty_map_gives_empty_catalogue(method):
-    found = extract_craters(np.zeros((64, 80), np.float32), None, ExtractionParams(method=method),
-                            resolution_m=RES_M)  # fmt: skip
+    found = extract_craters(
+        np.zeros((64, 80), np.float32), None, ExtractionParams(method=method), resolution_m=RES_M
+    )
     assert len(found) == 0
 
 
@@ -278,6 +279,24 @@ def test_params_round_trip_through_json_for_model_info():
     assert ExtractionParams.from_dict(None) == ExtractionParams()
     with pytest.raises(ExtractionError, match=r"unknown extraction parameter\(s\) \['radius'\]"):
         ExtractionParams.from_dict({"radius": 3})
+
+
+def test_params_for_a_model_take_its_targets_then_its_extraction_dict():
+    from geocore.model_info import ModelInfo
+
+    info = ModelInfo(
+        resolution_m=231.5,
+        target_kind="ring",
+        ring_width_px=8.0,
+        threshold=0.4,
+        extraction={"method": "template", "min_radius_px": 7.0},
+    )
+    params = ExtractionParams.for_model(info, max_radius_px=100.0)
+    assert (params.target_kind, params.ring_width_px, params.threshold) == ("ring", 8.0, 0.4)
+    assert (params.method, params.min_radius_px, params.max_radius_px) == ("template", 7.0, 100.0)
+    bad = info.replace(extraction={"min_radius": 7.0})
+    with pytest.raises(ExtractionError, match="unknown extraction parameter"):
+        ExtractionParams.for_model(bad)
 
 
 def test_bad_maps_and_grids_are_refused():

@@ -20,7 +20,8 @@ def history(run):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "s5"
-    assert main([*TINY, "--epochs", "2", "--learning-rate", "3e-3", "--out", str(run)]) == 0
+    args = [*TINY, "--epochs", "2", "--learning-rate", "3e-3", "--crater-metric-every", "1"]
+    assert main([*args, "--out", str(run)]) == 0
     return run
 
 
@@ -37,6 +38,10 @@ def test_smoke_train_writes_the_run_and_loss_falls(trained_run):
     assert (config.preset, config.kernel_size, config.filter_multiple) == ("S-5", 3, 0.5)
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert metrics["epochs"] == 2 and metrics["parameters"] == 183_145
+    with open(trained_run / "crater_metrics.csv", newline="") as handle:
+        crater_rows = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in crater_rows] == ["1", "2"]
+    assert {"precision", "recall", "f1", "median_diameter_error"} <= set(crater_rows[0])
     dataset = json.loads((trained_run / "dataset.json").read_text())
     assert not set(dataset["train_ids"]) & set(dataset["val_ids"])
 
@@ -87,3 +92,23 @@ def test_help_explains_every_field(capsys):
     text = capsys.readouterr().out
     for flag in ("--inner-ratio", "--ring-width-px", "--no-augment", "--learning-rate", "--resume"):
         assert flag in text
+
+
+def test_crater_evaluator_scores_a_perfect_model():
+    """A 'model' that returns the target itself finds every crater (F1 = 1)."""
+    import numpy as np
+
+    from training.config import preset_config
+    from training.crater_metrics import default_crater_evaluator
+    from training.data import validation_items
+
+    config = preset_config("S-1", tile_size_px=256, synthetic_val_images=4)
+    targets = {item.image.tobytes(): item.target for item in validation_items(config, None)}
+
+    class Oracle:
+        def predict(self, batch, verbose=0):
+            return targets[np.ascontiguousarray(batch[0, ..., 0]).tobytes()][None, ..., None]
+
+    scores = default_crater_evaluator(config, None)(Oracle())
+    assert scores["samples"] == 4
+    assert scores["f1"] > 0.95 and scores["median_diameter_error"] < 0.05
