@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-resolution-m", type=float, default=231.54)
     parser.add_argument("--workdir", type=Path, help="folder for the files (default: a temp dir)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--block-px", type=int, default=2048, help="detect --block-px")
     args = parser.parse_args(argv)
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-detect-"))
@@ -107,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     out = work / f"craters_{args.size}.csv"
     out.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "geocore", "detect", str(scene), "--model", str(model),
-           "--csv", str(out), "--min-diameter-km", "3", "--max-diameter-km", "60"]  # fmt: skip
+           "--csv", str(out), "--min-diameter-km", "3", "--max-diameter-km", "60",
+           "--block-px", str(args.block_px)]  # fmt: skip
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     seconds = time.perf_counter() - t0
