@@ -67,6 +67,33 @@ def check_georeferenced_for_gpkg(args, grids) -> None:
             )
 
 
+def craters_of_sources(args, sources, predictor, model_resolution_m, params, verb: str):
+    """Run the block-wise detector over each source with a progress bar; one catalogue."""
+    from ..detection import detect_craters
+    from ._progress import ProgressBar
+
+    found = []
+    for source in sources:
+        bar = ProgressBar(f"{verb} {source.name}")
+        t0 = time.perf_counter()
+        try:
+            craters = detect_craters(
+                source,
+                predictor,
+                model_resolution_m=model_resolution_m,
+                extraction=params,
+                min_diameter_km=args.min_diameter_km,
+                max_diameter_km=args.max_diameter_km,
+                block_px=args.block_px,
+                progress=bar,
+            )
+        finally:
+            bar.close()
+        print(f"{source.name}: {len(craters)} craters in {time.perf_counter() - t0:.1f} s")
+        found.append(craters)
+    return CraterCatalog.concat(found)
+
+
 def write_outputs(args, catalog: CraterCatalog, start: float) -> None:
     """Write the requested files and print a summary."""
     from ..vector_io import write_craters

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import time
 
-from ..crater import CraterCatalog
 from ..errors import ModelError
 from ._craters_out import (
     add_output_options,
     check_georeferenced_for_gpkg,
     check_outputs,
+    craters_of_sources,
     write_outputs,
 )
-from ._progress import ProgressBar
 
 _DESCRIPTION = """\
 Detect craters on one or more Mars rasters with a crater segmentation model (ONNX) and write them
@@ -80,7 +79,6 @@ def extraction_params(info, args):
 
 def run(args) -> int:
     """Run ``geocore detect``."""
-    from ..detection import detect_craters
     from ..raster_io import RasterioSource
 
     start = time.perf_counter()
@@ -98,26 +96,11 @@ def run(args) -> int:
             f"{info.resolution_m:.1f} m/px, threshold {params.threshold}, {params.method} "
             f"extraction, on {', '.join(model.providers)}"
         )
-        found = []
-        for source in sources:
-            bar = ProgressBar(f"detect {source.name}")
-            try:
-                craters = detect_craters(
-                    source,
-                    model.predict,
-                    model_resolution_m=model.info.resolution_m,
-                    extraction=params,
-                    min_diameter_km=args.min_diameter_km,
-                    max_diameter_km=args.max_diameter_km,
-                    block_px=args.block_px,
-                    progress=bar,
-                )
-            finally:
-                bar.close()
-            print(f"{source.name}: {len(craters)} craters")
-            found.append(craters)
+        catalog = craters_of_sources(
+            args, sources, model.predict, info.resolution_m, params, "detect"
+        )
     finally:
         for source in sources:
             source.close()
-    write_outputs(args, CraterCatalog.concat(found), start)
+    write_outputs(args, catalog, start)
     return 0

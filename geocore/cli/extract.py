@@ -7,14 +7,13 @@ import time
 
 import numpy as np
 
-from ..crater import CraterCatalog
 from ._craters_out import (
     add_output_options,
     check_georeferenced_for_gpkg,
     check_outputs,
+    craters_of_sources,
     write_outputs,
 )
-from ._progress import ProgressBar
 
 _DESCRIPTION = """\
 Find craters in probability maps or target masks (e.g. a model's output saved as a GeoTIFF, or
@@ -61,7 +60,6 @@ def _to_probability(image: np.ndarray, **_) -> np.ndarray:
 
 def run(args) -> int:
     """Run ``geocore extract``."""
-    from ..detection import detect_craters
     from ..extraction import ExtractionParams
     from ..raster_io import RasterioSource, themis_grid_for_shape
     from ..themis import ThemisTile
@@ -83,28 +81,11 @@ def run(args) -> int:
             for source in sources:
                 source.grid = themis_grid_for_shape(tile, source.grid.width, source.grid.height)
         check_georeferenced_for_gpkg(args, [(s.name, s.grid) for s in sources])
-        found = []
         for source in sources:
             source.nodata = None  # 0 is "no crater" in a map, not missing data
-            bar = ProgressBar(f"extract {source.name}")
-            t0 = time.perf_counter()
-            try:
-                craters = detect_craters(
-                    source,
-                    _to_probability,
-                    model_resolution_m=None,
-                    extraction=params,
-                    min_diameter_km=args.min_diameter_km,
-                    max_diameter_km=args.max_diameter_km,
-                    block_px=args.block_px,
-                    progress=bar,
-                )
-            finally:
-                bar.close()
-            print(f"{source.name}: {len(craters)} craters in {time.perf_counter() - t0:.1f} s")
-            found.append(craters)
+        catalog = craters_of_sources(args, sources, _to_probability, None, params, "extract")
     finally:
         for source in sources:
             source.close()
-    write_outputs(args, CraterCatalog.concat(found), start)
+    write_outputs(args, catalog, start)
     return 0
