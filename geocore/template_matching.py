@@ -285,7 +285,7 @@ def match_templates(
         templates = [make_template(float(r), stretch) for r in radii]
         half_y = max(t.shape[0] // 2 for t in templates)
         half_x = max(t.shape[1] // 2 for t in templates)
-        blocks = _band_blocks(image, row0, row1, half_y + 1, half_x + 1, block_px, binary)
+        blocks = _band_blocks(image, row0, row1, half_y + 1, half_x + 1, block_px, binary, cancel)
         for radius, template in zip(radii, templates, strict=True):
             spectrum = norm = None
             for block in blocks:
@@ -392,7 +392,9 @@ def _integral(block: np.ndarray) -> np.ndarray:
     return out
 
 
-def _band_blocks(image, row0, row1, margin_y, margin_x, block_px, binary) -> list[_Block]:
+def _band_blocks(
+    image, row0, row1, margin_y, margin_x, block_px, binary, cancel=None
+) -> list[_Block]:
     """The blocks of rows ``row0:row1`` with their margins; blocks with nothing set are left out."""
     height, width = image.shape
     n_cols = max(1, math.ceil(width / block_px))
@@ -408,6 +410,8 @@ def _band_blocks(image, row0, row1, margin_y, margin_x, block_px, binary) -> lis
             continue
         r_lo, r_hi = max(0, row0 - margin_y), min(height, row1 + margin_y)
         c_lo, c_hi = max(0, col0 - margin_x), min(width, col1 + margin_x)
+        if cancel is not None and cancel():
+            raise CancelledError("crater extraction cancelled")
         src = image[r_lo:r_hi, c_lo:c_hi]
         if not src.any():
             continue
