@@ -28,27 +28,10 @@ import numpy as np
 
 
 def oracle_model(path: Path, resolution_m: float) -> None:
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from oracle_model import write_oracle_model
 
-    from geocore.model_info import ModelInfo
-
-    graph = helper.make_graph(
-        [
-            helper.make_node("Mul", ["image", "k"], ["s"]),
-            helper.make_node("Sigmoid", ["s"], ["probability"]),
-        ],
-        "oracle",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", "H", "W", 1])],
-        [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["N", "H", "W", 1])],
-        initializer=[numpy_helper.from_array(np.array(10.0, np.float32), "k")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    info = ModelInfo(resolution_m=resolution_m, target_kind="ring", ring_width_px=4.0,
-                     missing_value=None, tile_size_px=512)  # fmt: skip
-    helper.set_model_props(model, info.to_metadata())
-    onnx.save(model, str(path))
+    write_oracle_model(path, resolution_m, tile_size_px=512)
 
 
 def write_scene(path: Path, size: int, resolution_m: float, model_m: float, seed: int) -> int:

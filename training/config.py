@@ -22,6 +22,7 @@ from geocore.errors import GeocoreError
 
 __all__ = [
     "DATA_KINDS",
+    "LOSS_NAMES",
     "OPTIMIZERS",
     "PRESETS",
     "TARGET_KINDS",
@@ -35,6 +36,7 @@ __all__ = [
 DATA_KINDS = ("synthetic", "themis-tiles", "labelled-images")
 TARGET_KINDS = ("filled", "outline", "ring")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+LOSS_NAMES = ("bce", "weighted-bce")
 
 
 class ConfigError(GeocoreError, ValueError):
@@ -119,6 +121,8 @@ class TrainConfig:
     batch_size: int = 8
     learning_rate: float = 1e-3
     optimizer: str = "adam"
+    loss: str = "bce"
+    positive_weight: float = 1.0
     seed: int = 0
     steps_per_epoch: int | None = None
     validation_steps: int | None = None
@@ -167,6 +171,10 @@ class TrainConfig:
             raise bad("learning_rate", "must be a positive number, e.g. 1e-3")
         if self.optimizer not in OPTIMIZERS:
             raise bad("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
+        if self.loss not in LOSS_NAMES:
+            raise bad("loss", f"must be one of {', '.join(LOSS_NAMES)}")
+        if not (math.isfinite(self.positive_weight) and self.positive_weight > 0):
+            raise bad("positive_weight", "must be a positive number, e.g. 5 (1: plain BCE)")
         if not 0 < self.threshold < 1:
             raise bad("threshold", "must be between 0 and 1")
 
@@ -246,6 +254,8 @@ FIELD_HELP: dict[str, str] = {
     "batch_size": "sub-images per training step",
     "learning_rate": "optimiser learning rate",
     "optimizer": "adam, sgd or rmsprop",
+    "loss": "bce (the paper's) or weighted-bce (crater pixels weighted by positive_weight)",
+    "positive_weight": "weighted-bce: weight of crater pixels relative to background",
     "seed": "random seed of the split, shuffling, augmentation and weights",
     "steps_per_epoch": "limit each epoch to this many batches (default: the whole set)",
     "validation_steps": "limit validation to this many batches (default: the whole set)",

@@ -206,6 +206,7 @@ def train(
     from .callbacks import CraterMetricCallback, EpochTimer, FiguresCallback
     from .crater_metrics import default_crater_evaluator
     from .data import make_datasets
+    from .losses import make_loss
     from .model import build_unet
 
     keras.utils.set_random_seed(config.seed)
@@ -222,12 +223,14 @@ def train(
 
     with _strategy().scope():
         if initial_epoch:
+            from . import losses  # noqa: F401  (registers the custom losses for loading)
+
             model = keras.models.load_model(out / "checkpoints" / "last.keras")
         else:
             model = build_unet(config)
             model.compile(
                 optimizer=_optimizer(config),
-                loss="binary_crossentropy",
+                loss=make_loss(config.loss, config.positive_weight),
                 weighted_metrics=["accuracy"],
             )
     title = f"{config.preset}: {config.data_kind}, {config.target_kind} targets"

@@ -18,45 +18,14 @@ from geocore.detection import ArraySource, detect_craters, plan_blocks
 from geocore.errors import CancelledError, GridError
 from geocore.extraction import ExtractionParams
 from geocore.metrics import evaluate
-from geocore.model_info import ModelInfo
 from geocore.synthetic import random_catalog
 from geocore.targets import rasterize_targets
 from geocore.themis import ThemisTile
-
-onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 TILE = ThemisTile.from_name("thm_dir_N-30_090")
 MODEL_GRID = TILE.grid.scaled(8)  # 960 px, 1852 m/px
 RASTER_GRID = TILE.grid.scaled(4)  # 1920 px, 926 m/px: the detector resamples by 2
 RING_PX = 4.0
-
-
-def oracle_model(path, resolution_m, **info):
-    """ONNX: probability = sigmoid(10 * image), NHWC with dynamic sizes."""
-    graph = helper.make_graph(
-        [
-            helper.make_node("Mul", ["image", "k"], ["scaled"]),
-            helper.make_node("Sigmoid", ["scaled"], ["probability"]),
-        ],
-        "oracle",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", "H", "W", 1])],
-        [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["N", "H", "W", 1])],
-        initializer=[numpy_helper.from_array(np.array(10.0, np.float32), "k")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    contract = ModelInfo(
-        resolution_m=resolution_m,
-        target_kind="ring",
-        ring_width_px=RING_PX,
-        missing_value=None,
-        tile_size_px=256,
-        **info,
-    )
-    helper.set_model_props(model, contract.to_metadata())
-    onnx.save(model, str(path))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +41,12 @@ def ring_raster(truth):
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
+def model(tmp_path_factory, oracle_model):
     from geocore.inference import OnnxCraterModel
 
-    path = oracle_model(tmp_path_factory.mktemp("m") / "oracle.onnx", MODEL_GRID.resolution_m)
+    path = oracle_model(
+        tmp_path_factory.mktemp("m") / "oracle.onnx", MODEL_GRID.resolution_m, ring_width_px=RING_PX
+    )
     return OnnxCraterModel.load(path)
 
 
@@ -165,7 +136,7 @@ def test_absurd_resolution_factor_is_refused(model, ring_raster):
 
 # ----------------------------------------------------------------- commands
 @pytest.fixture(scope="module")
-def files(tmp_path_factory, ring_raster):
+def files(tmp_path_factory, ring_raster, oracle_model):
     from PIL import Image
 
     from geocore.raster_io import write_geotiff
@@ -173,7 +144,7 @@ def files(tmp_path_factory, ring_raster):
     folder = tmp_path_factory.mktemp("detect")
     write_geotiff(folder / "scene.tif", ring_raster, RASTER_GRID)
     Image.fromarray(ring_raster[:960, :960]).save(folder / "plain.png")
-    oracle_model(folder / "oracle.onnx", MODEL_GRID.resolution_m)
+    oracle_model(folder / "oracle.onnx", MODEL_GRID.resolution_m, ring_width_px=RING_PX)
     return folder
 
 

@@ -121,8 +121,32 @@ def test_real_yolo_folder(shared_data):
     cat = read_yolo_folder(train / "labels_robbins", train / "images", resolution_m=100)
     assert len(cat) == 4924
     assert len(set(cat.source)) == 776  # one label file is empty
-    assert cat.x_px.min() >= -0.5 and cat.x_px.max() <= 415.5
-    assert 0.5 < cat.diameter_km.min() and cat.diameter_km.max() <= 41.6 + 1e-9
     np.testing.assert_allclose(cat.diameter_km, cat.diameter_px * 0.1)
+    # boxes cut by the image edge are completed to circles: centres may lie outside
+    inside = (cat.x_px >= -0.5) & (cat.x_px <= 415.5) & (cat.y_px >= -0.5) & (cat.y_px <= 415.5)
+    assert 0.5 < cat.diameter_km.min() and 0 < (~inside).sum() < 0.15 * len(cat)
     expanded = read_yolo_folder(train / "labels_expanded", train / "images", resolution_m=100)
     assert len(expanded) == 9043
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # 60 px crater centred at x = 10 (pixel edges), cut by the left edge: box 0..40
+        ("0 0.048077 0.5 0.096154 0.144231", (10 - 0.5, 207.5, 60.0)),
+        # cut by the right edge: box 396..416, crater centred at 426
+        ("0 0.975962 0.5 0.048077 0.144231", (426 - 0.5, 207.5, 60.0)),
+        # cut by the top and left edges (a corner): the larger side is kept
+        ("0 0.048077 0.036058 0.096154 0.072115", (20 - 0.5, 10 - 0.5, 40.0)),
+        # not cut: the box as written
+        ("0 0.5 0.5 0.1 0.12", (207.5, 207.5, 45.76)),
+    ],
+)
+def test_boxes_cut_by_the_edge_become_circles(tmp_path, line, expected):
+    path = tmp_path / "x.txt"
+    path.write_text(line + "\n")
+    cat = read_yolo_labels(path, (416, 416), resolution_m=100)
+    got = (cat.x_px[0], cat.y_px[0], cat.diameter_px[0])
+    np.testing.assert_allclose(got, expected, atol=0.05)
+    plain = read_yolo_labels(path, (416, 416), resolution_m=100, edge_boxes="box")
+    assert plain.diameter_px[0] == pytest.approx(416 * (sum(map(float, line.split()[3:5]))) / 2)

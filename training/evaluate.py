@@ -1,0 +1,270 @@
+"""Crater-level evaluation of an exported model on held-out labelled images.
+
+``python -m training.evaluate MODEL.onnx --run RUN`` runs the ONNX model the way
+``geocore detect`` does (:func:`geocore.detection.detect_craters`: resampling to
+the model's resolution, windowed inference, the model's extraction settings)
+over the validation images of a training run (the image ids of the run's
+``dataset.json``, so the images the model never trained on), and matches the
+craters found with the images' labels (:func:`geocore.metrics.evaluate`,
+DeepMoon's rule in pixels, each image on its own). Craters cut by an image's
+edge are matched but not counted (see :mod:`geocore.matching`).
+
+With several ``--threshold`` values the network runs once per image and only
+the extraction is repeated; the table then shows how the probability threshold
+trades recall for precision. Choosing the threshold on these images means they
+are no longer an independent test of that choice: say so where the figure is
+reported.
+
+Only geocore and onnxruntime are used (no TensorFlow), so it runs beside a
+training job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ImageSet", "evaluate_model", "load_image_set", "main", "metrics_table"]
+
+log = logging.getLogger(__name__)
+
+#: The real THEMIS Day IR 100 m/px set, beside the project.
+DEFAULT_DATA = Path("../shared/data/themis_dayir_100m/train")
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images with their ground-truth craters, at one resolution."""
+
+    paths: tuple[Path, ...]
+    truth: object  # geocore.crater.CraterCatalog with a ``source`` column (file names)
+    resolution_m: float
+
+
+def load_image_set(
+    data: str | Path,
+    ids: list[str] | None = None,
+    *,
+    labels: str = "labels_robbins",
+    resolution_m: float = 100.0,
+) -> ImageSet:
+    """Images of a labelled-images folder (``images/`` + ``labels/``), or only ``ids`` of them."""
+    from geocore.crater import CraterCatalog
+    from geocore.yolo import IMAGE_SUFFIXES, read_yolo_labels
+    from training.data.common import image_size
+
+    data = Path(data)
+    images = data / "images"
+    if not images.is_dir():
+        raise SystemExit(f"error: {images} is not a folder; give --data a folder with images/")
+    if ids is None:
+        paths = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    else:
+        paths = [images / name for name in ids]
+        missing = [p.name for p in paths if not p.exists()]
+        if missing:
+            raise SystemExit(
+                f"error: {len(missing)} image(s) of the split are not in {images} "
+                f"(e.g. {missing[0]}); give the --data folder the run was trained on"
+            )
+    truth = []
+    for path in paths:
+        label = data / labels / (path.stem + ".txt")
+        if label.exists():
+            truth.append(
+                read_yolo_labels(label, image_size(path), resolution_m, source=path.name)
+            )
+    catalog = CraterCatalog.concat(truth) if truth else CraterCatalog.empty()
+    return ImageSet(tuple(paths), catalog, resolution_m)
+
+
+def _read_gray(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("L"))
+
+
+def evaluate_model(
+    model,
+    images: ImageSet,
+    thresholds: list[float] | None = None,
+    *,
+    min_diameter_km: float = 2.0,
+    max_diameter_km: float = 32.0,
+    method: str | None = None,
+) -> dict[float, object]:
+    """Metrics of ``model`` on ``images`` for each threshold (default: the model's).
+
+    Returns
+    -------
+    dict
+        threshold -> :class:`geocore.metrics.Metrics` (pixel mode, per image).
+    """
+    from geocore.crater import CraterCatalog
+    from geocore.detection import ArraySource, detect_craters
+    from geocore.extraction import ExtractionParams
+    from geocore.grid import PixelGrid
+    from geocore.metrics import evaluate
+
+    info = model.info
+    thresholds = thresholds or [info.threshold]
+    overrides = {} if method is None else {"method": method}
+    params = {t: ExtractionParams.for_model(info, threshold=t, **overrides) for t in thresholds}
+    found: dict[float, list] = {t: [] for t in thresholds}
+    region = None
+    for path in images.paths:
+        pixels = _read_gray(path)
+        grid = PixelGrid.from_resolution(pixels.shape[1], pixels.shape[0], images.resolution_m)
+        region = region or grid
+        source = ArraySource(pixels, grid, nodata=None, name=path.name)
+        cache: dict[str, np.ndarray] = {}
+
+        def predictor(image, cache=cache, **kwargs):
+            if "prob" not in cache:  # one network run per image, reused for every threshold
+                cache["prob"] = model.predict(image, **kwargs)
+            return cache["prob"]
+
+        for t in thresholds:
+            craters = detect_craters(
+                source, predictor, model_resolution_m=info.resolution_m, extraction=params[t],
+                min_diameter_km=min_diameter_km / 1.25, max_diameter_km=max_diameter_km * 1.25,
+            )  # fmt: skip
+            found[t].append(craters)
+        if pixels.shape != (region.height, region.width):
+            raise SystemExit(f"error: {path.name} is not {region.width} x {region.height} px")
+    out = {}
+    for t in thresholds:
+        detected = CraterCatalog.concat(found[t]) if found[t] else CraterCatalog.empty()
+        detected = _pixel_only(detected)
+        out[t] = evaluate(
+            detected, _pixel_only(images.truth), region=region, mode="pixel",
+            min_diameter_km=min_diameter_km, max_diameter_km=max_diameter_km,
+        )  # fmt: skip
+    return out
+
+
+def _pixel_only(catalog):
+    """The catalogue without lon/lat (pixel grids give none; matching is per image in px)."""
+    n = len(catalog)
+    return catalog.replace(lon_deg=np.full(n, np.nan), lat_deg=np.full(n, np.nan))
+
+
+def metrics_row(threshold: float, m) -> dict:
+    """One JSON-friendly row of figures."""
+    return {
+        "threshold": threshold,
+        "tp": m.true_positives,
+        "fp": m.false_positives,
+        "fn": m.false_negatives,
+        "precision": m.precision,
+        "recall": m.recall,
+        "f1": m.f1,
+        "median_x_error": m.median_lon_error,
+        "median_y_error": m.median_lat_error,
+        "median_diameter_error": m.median_diameter_error,
+        "bins": [
+            _bin_row(b)
+            for b in m.bins
+        ],
+    }
+
+
+def _bin_row(b) -> dict:
+    return {
+        "bin": b.label,
+        "tp": b.tp_reference,
+        "fp": b.false_positives,
+        "fn": b.false_negatives,
+        "precision": b.precision,
+        "recall": b.recall,
+        "f1": b.f1,
+        "median_diameter_error": b.median_diameter_error,
+    }
+
+
+def metrics_table(rows: list[dict]) -> str:
+    """A Markdown table of ``metrics_row`` results, one line per threshold and bin."""
+    head = "| threshold | bin | TP | FP | FN | precision | recall | F1 | median dD |"
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        for label, b in [("2-32 km", r), *[(b["bin"], b) for b in r["bins"]]]:
+            lines.append(
+                f"| {r['threshold']:.2f} | {label} | {b['tp']} | {b['fp']} | {b['fn']} | "
+                f"{b['precision']:.3f} | {b['recall']:.3f} | {b['f1']:.3f} | "
+                f"{b['median_diameter_error']:.3f} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m training.evaluate MODEL.onnx --run RUN``."""
+    p = argparse.ArgumentParser(
+        prog="python -m training.evaluate",
+        description=__doc__.split("\n\n")[0]
+        + " Prints precision, recall, F1 and median errors, overall and per diameter bin.",
+    )
+    p.add_argument("model", help="exported ONNX model (python -m training.export)")
+    p.add_argument("--run", help="training run folder: evaluate on its validation images")
+    p.add_argument(
+        "--data", default=str(DEFAULT_DATA), help=f"labelled-images folder (default {DEFAULT_DATA})"
+    )
+    p.add_argument("--labels", default="labels_robbins", help="label folder inside --data")
+    p.add_argument("--split", choices=("validation", "train", "all"), default="validation")
+    p.add_argument("--source-resolution-m", type=float, default=100.0, help="images' m/px")
+    p.add_argument("--threshold", type=float, nargs="+", help="probability threshold(s)")
+    p.add_argument("--method", choices=("fast", "template"), help="extraction method")
+    p.add_argument("--min-diameter-km", type=float, default=2.0)
+    p.add_argument("--max-diameter-km", type=float, default=32.0)
+    p.add_argument("--limit", type=int, help="evaluate on the first N images only")
+    p.add_argument("--json", help="also write the figures to this JSON file")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    from geocore.errors import GeocoreError
+    from geocore.inference import OnnxCraterModel
+
+    ids, data = None, args.data
+    if args.run:
+        dataset = json.loads((Path(args.run) / "dataset.json").read_text())
+        key = {"validation": ["val_ids"], "train": ["train_ids"], "all": ["train_ids", "val_ids"]}
+        ids = sorted(i for k in key[args.split] for i in dataset[k])
+    elif args.split != "all":
+        p.error("--split validation/train needs --run (the run's dataset.json names the images)")
+    if args.limit:
+        ids = (ids or [])[: args.limit] if ids is not None else None
+    try:
+        model = OnnxCraterModel.load(args.model)
+        images = load_image_set(
+            data, ids, labels=args.labels, resolution_m=args.source_resolution_m
+        )
+        if args.limit and ids is None:
+            images = ImageSet(images.paths[: args.limit], images.truth, images.resolution_m)
+        start = time.perf_counter()
+        results = evaluate_model(
+            model, images, args.threshold, min_diameter_km=args.min_diameter_km,
+            max_diameter_km=args.max_diameter_km, method=args.method,
+        )  # fmt: skip
+    except GeocoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - start
+    rows = [metrics_row(t, m) for t, m in results.items()]
+    print(f"{len(images.paths)} images, {seconds:.1f} s; model {args.model}")
+    print(metrics_table(rows))
+    if args.json:
+        report = {"model": str(args.model), "images": len(images.paths), "split": args.split,
+                  "run": args.run, "seconds": seconds, "results": rows}  # fmt: skip
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
