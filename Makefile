@@ -8,7 +8,7 @@ QGIS_VENV := .venv-qgis
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SHARED_DATA ?= ../shared/data
 
-.PHONY: all venv qgis-venv qgis demo test test-core test-qgis lint bench clean
+.PHONY: all venv qgis-venv qgis demo test test-core test-qgis lint bench clean plugin
 
 all: test
 
@@ -50,9 +50,13 @@ test-qgis: venv qgis-venv
 	QT_QPA_PLATFORM=offscreen GEOCORE_PYTHON=$(abspath $(VENV))/bin/python \
 	  PYTHONPATH=$(CURDIR) $(QGIS_VENV)/bin/python -m pytest -q tests/qgis -o addopts="" -o testpaths=tests/qgis
 
+# The QGIS plugin zip for "Install from ZIP" (geocore vendored inside; standard library only).
+plugin:
+	$(PYTHON) scripts/build_plugin.py --out crater_qgis_plugin.zip --overwrite
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) $(QGIS_VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(QGIS_VENV) build *.egg-info .pytest_cache crater_qgis_plugin.zip

@@ -217,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         "--data", default=str(DEFAULT_DATA), help=f"labelled-images folder (default {DEFAULT_DATA})"
     )
     p.add_argument("--labels", default="labels_robbins", help="label folder inside --data")
+    p.add_argument(
+        "--ids", help="text file naming the images to evaluate, one file name per line"
+    )
     p.add_argument("--split", choices=("validation", "train", "all"), default="validation")
     p.add_argument("--source-resolution-m", type=float, default=100.0, help="images' m/px")
     p.add_argument("--threshold", type=float, nargs="+", help="probability threshold(s)")
@@ -236,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         dataset = json.loads((Path(args.run) / "dataset.json").read_text())
         key = {"validation": ["val_ids"], "train": ["train_ids"], "all": ["train_ids", "val_ids"]}
         ids = sorted(i for k in key[args.split] for i in dataset[k])
+    elif args.ids:
+        ids = [line.strip() for line in Path(args.ids).read_text().splitlines() if line.strip()]
     elif args.split != "all":
         p.error("--split validation/train needs --run (the run's dataset.json names the images)")
     if args.limit:

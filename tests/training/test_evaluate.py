@@ -99,3 +99,13 @@ def test_missing_split_images_are_named(data, model_path, tmp_path):
     (run / "dataset.json").write_text(json.dumps({"train_ids": [], "val_ids": ["zzz.png"]}))
     with pytest.raises(SystemExit, match=r"zzz\.png"):
         main([str(model_path), "--run", str(run), "--data", str(data)])
+
+
+def test_images_named_in_a_file(data, model_path, tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("a.png\n\nc.png\n")
+    out = tmp_path / "ids.json"
+    args = [str(model_path), "--ids", str(ids), "--data", str(data), "--json", str(out)]
+    assert main([*args, "--min-diameter-km", "3"]) == 0
+    report = json.loads(out.read_text())
+    assert report["images"] == 2 and report["results"][0]["tp"] == 2

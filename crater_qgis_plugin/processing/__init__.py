@@ -1,0 +1,1 @@
+"""The ``craterdetect`` Processing provider: detect, georeference THEMIS tiles, evaluate."""
