@@ -21,7 +21,6 @@ from qgis.core import (
     QgsMapLayerProxyModel,
     QgsProject,
     QgsSettings,
-    QgsUnitTypes,
     QgsVectorFileWriter,
     QgsVectorLayer,
     QgsWkbTypes,
@@ -39,10 +38,8 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from geocore.atomic import atomic_output
-from geocore.body import MARS
+from geocore.craterstats import diam_text
 from geocore.errors import GeocoreError, OutputExistsError, OutputWriteError
-from geocore.geometry import lonlat_box_area_km2
-from geocore.grid import wrap_longitude
 
 from .errors import PluginInputError
 
@@ -211,28 +208,14 @@ def _crater_values(layer: QgsVectorLayer) -> tuple[np.ndarray, np.ndarray, np.nd
     return table[:, 0], table[:, 1], table[:, 2]
 
 
-def _extent_area_km2(layer: QgsVectorLayer) -> float:
-    if layer.crs().mapUnits() != QgsUnitTypes.DistanceDegrees:
-        raise PluginInputError(
-            f"layer {layer.name()!r} is not in a longitude/latitude CRS, so the counting area "
-            "cannot be estimated from it; give the counting area in km^2"
-        )
-    box = layer.extent()
-    west, east = max(box.xMinimum(), -180.0), min(box.xMaximum(), 180.0)
-    south, north = max(box.yMinimum(), -90.0), min(box.yMaximum(), 90.0)
-    return lonlat_box_area_km2(west, south, east, north)
-
-
-def _counting_area_km2(layer: QgsVectorLayer, area_km2: float | None) -> float:
-    """The area given (checked), or the estimate from the layer's extent (0 without craters)."""
-    if area_km2 is None:
-        return _extent_area_km2(layer) if layer.featureCount() else 0.0
-    area = float(area_km2)
-    if not (math.isfinite(area) and area > 0):
-        raise PluginInputError(
-            f"counting area {area_km2!r} km^2: give a positive area, the area you searched"
-        )
-    return area
+def _diam_text(layer: QgsVectorLayer, area_km2: float | None) -> str:
+    """The ``.diam`` text of a crater layer (geocore.craterstats; area estimated from the rims)."""
+    diameter, lon, lat = _crater_values(layer)
+    text, _ = diam_text(
+        diameter, lon, lat, area_km2, source=f"the Mars Crater Detection QGIS plugin from layer "
+        f"{layer.name()!r}",
+    )  # fmt: skip
+    return text
 
 
 def write_diam_file(
@@ -256,8 +239,9 @@ def write_diam_file(
         A crater layer (fields diameter_km and, if present, lon and lat).
     area_km2 : float, optional
         The counting area; when omitted it is estimated as the area on the
-        sphere of the layer's extent (the box of the crater rims), noted in the
-        file as an estimate to replace.
+        sphere of the smallest lon/lat box of the crater rims
+        (:func:`geocore.craterstats.rim_box_area_km2`; across the antimeridian
+        too), noted in the file as an estimate to replace.
     overwrite : bool
         Replace an existing file.
 
@@ -272,34 +256,9 @@ def write_diam_file(
     OutputExistsError, OutputWriteError
         The file exists and ``overwrite`` is false, or cannot be written.
     """
-    diameter, lon, lat = _crater_values(layer)
-    area = _counting_area_km2(layer, area_km2)
-    notes = []
-    if area_km2 is None:
-        notes = [
-            "# area unknown: estimated from the crater layer's extent (the box of the rims);",
-            "# replace it with the area actually searched, in km^2",
-        ]
-    with_lonlat = bool(len(diameter) == 0 or (np.isfinite(lon).all() and np.isfinite(lat).all()))
-    lon = wrap_longitude(lon) if len(lon) else lon
-    lines = [
-        "# Crater diameters for Craterstats (craterstats .diam format of 2014-03-04)",
-        f"# written by the Mars Crater Detection QGIS plugin from layer {layer.name()!r}; "
-        f"{len(diameter)} craters on {MARS.name} (sphere radius {MARS.radius_m:.0f} m); "
-        "lon -180..180 east, planetocentric lat",
-        "#",
-        "# area, km^2",
-        *notes,
-        f"area = {area:.6f}",
-        "#",
-        "#             km        -      deg  deg",
-        "crater = {diameter, fraction, lon, lat" if with_lonlat else "crater = {diameter, fraction",
-    ]
-    for i, d_km in enumerate(diameter.tolist()):
-        lines.append(f"{d_km:.6f} 1" + (f" {lon[i]:.6f} {lat[i]:.6f}" if with_lonlat else ""))
-    lines.append("}")
+    text = _diam_text(layer, area_km2)
     with atomic_output(path, overwrite) as tmp:
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
     return Path(path)
 
 
@@ -342,8 +301,7 @@ def export_craters(
                 f"{str(diam_file)!r} already exists; agree to replace it or choose another name"
             )
         # refuse a layer without diameters or a usable area before writing anything
-        _crater_values(layer)
-        _counting_area_km2(layer, area_km2)
+        _diam_text(layer, area_km2)
     written.append(write_geopackage(path, [(layer, layer_name)], overwrite=overwrite))
     if diam:
         written.append(write_diam_file(diam_file, layer, area_km2, overwrite=overwrite))

@@ -25,7 +25,7 @@ from .atomic import atomic_output
 from .body import MARS
 from .crater import Crater, CraterCatalog
 from .errors import CraterValueError, OutputWriteError
-from .geometry import crater_polygons, lonlat_box_area_km2
+from .geometry import crater_polygons
 from .grid import wrap_longitude
 
 __all__ = [
@@ -273,30 +273,6 @@ def _csv_rows(columns: dict[str, np.ndarray], n: int):
 
 
 # ----------------------------------------------------------------------- diam
-def _box_area_km2(catalog: CraterCatalog) -> float | None:
-    """Area of the smallest lon/lat box holding every crater rim, km^2."""
-    parts = [p for ps in crater_polygons(*_centres(catalog), n_vertices=64) for p in ps]
-    if not parts:
-        return None
-    points = np.concatenate(parts)
-    south, north = float(points[:, 1].min()), float(points[:, 1].max())
-    if np.any(np.abs(points[:, 1]) == 90.0):  # a crater around a pole: every longitude
-        span = 360.0
-    else:  # the box leaves out the widest gap between crater longitudes
-        lon = np.sort(wrap_longitude(points[:, 0], "0..360"))
-        span = 360.0 - float(np.max(np.diff(np.append(lon, lon[0] + 360.0))))
-    return (
-        lonlat_box_area_km2(0.0, south, span, north)
-        if span < 360.0
-        else (lonlat_box_area_km2(-180.0, south, 180.0, north))
-    )
-
-
-def _centres(catalog: CraterCatalog):
-    known = np.isfinite(catalog.lon_deg) & np.isfinite(catalog.lat_deg)
-    return catalog.lon_deg[known], catalog.lat_deg[known], catalog.diameter_km[known]
-
-
 def write_diam(
     path: str | os.PathLike,
     catalog: CraterCatalog,
@@ -341,56 +317,16 @@ def write_diam(
     OutputExistsError, OutputWriteError
         As for :func:`write_geopackage`.
     """
+    from .craterstats import diam_text
+
     catalog = _as_catalog(catalog)
-    notes = []
-    if area_km2 is not None:
-        area = float(area_km2)
-        if not (math.isfinite(area) and area > 0):
-            raise CraterValueError(
-                f"area_km2 must be a positive number of km^2, got {area_km2!r}; give the "
-                "area you counted craters in"
-            )
-    else:
-        estimate = _box_area_km2(catalog)
-        if estimate is None and len(catalog):
-            raise CraterValueError(
-                "craterstats needs the counting area but these craters have no lon/lat to "
-                "estimate it from; give area_km2 (e.g. image width x height x resolution^2)"
-            )
-        area = 0.0 if estimate is None else estimate
-        notes = [
-            "# area unknown: estimated as the lon/lat box holding every crater rim;",
-            "# replace it with the area actually searched, in km^2",
-        ]
-        if estimate is None:
-            notes = ["# area unknown (no crater): replace 0 with the area searched, in km^2"]
+    text, estimated = diam_text(catalog.diameter_km, catalog.lon_deg, catalog.lat_deg, area_km2)
+    if estimated:
         logger.warning(
-            "%s: no counting area given; wrote area = %.6g km^2, an estimate to replace", path, area
+            "%s: no counting area given; wrote an estimated area to replace (see the file)", path
         )
-    columns = _columns(catalog)
-    lon, lat = columns["lon"], np.asarray(columns["lat"], dtype=float)
-    with_lonlat = bool(np.all(np.isfinite(lon)) and np.all(np.isfinite(lat)))
-    fields = "diameter, fraction, lon, lat" if with_lonlat else "diameter, fraction"
-    lines = [
-        "# Crater diameters for Craterstats (craterstats .diam format of 2014-03-04)",
-        f"# written by geocore; {len(catalog)} craters on {MARS.name} "
-        f"(sphere radius {MARS.radius_m:.0f} m); lon -180..180 east, planetocentric lat",
-        "#",
-        "# area, km^2",
-        *notes,
-        f"area = {area:.6f}",
-        "#",
-        "#             km        -      deg  deg",
-        f"crater = {{{fields}",
-    ]
-    for i, diameter in enumerate(np.asarray(catalog.diameter_km, dtype=float).tolist()):
-        row = f"{diameter:.6f} 1"
-        if with_lonlat:
-            row += f" {lon[i]:.6f} {lat[i]:.6f}"
-        lines.append(row)
-    lines.append("}")
     with atomic_output(path, overwrite) as tmp:
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
     logger.info("wrote %d craters to %s", len(catalog), path)
     return Path(path)
 

@@ -640,7 +640,7 @@ def test_export_round_trip_with_a_valid_mars_crs_and_a_diam_file(crater_layer, t
     assert "crater = {diameter, fraction, lon, lat" in text
     assert "20.000000 1 100.600000 -7.600000" in text
     assert "30.000000 1 179.900000 10.000000" in text
-    assert "estimated from the crater layer's extent" in text
+    assert "estimated as the lon/lat box holding every crater rim" in text
     area = float(next(ln for ln in text.splitlines() if ln.startswith("area =")).split("=")[1])
     assert 1e5 < area < 1e8
     assert [p.name for p in sorted(tmp_path.iterdir())] == ["export.gpkg", "mars_craters.diam"]
@@ -650,10 +650,9 @@ def test_export_keeps_other_layers_and_refuses_to_overwrite_without_consent(crat
     from qgis.core import QgsProject, QgsVectorLayer
 
     from crater_qgis_plugin.crater_layers import crater_polygon_layer
-    from crater_qgis_plugin.errors import PluginInputError
     from crater_qgis_plugin.export import export_craters, geopackage_layers, write_diam_file
     from geocore.crater import CraterCatalog
-    from geocore.errors import OutputExistsError
+    from geocore.errors import CraterValueError, OutputExistsError
 
     target = tmp_path / "craters.gpkg"
     export_craters(crater_layer, target, "first")
@@ -672,7 +671,7 @@ def test_export_keeps_other_layers_and_refuses_to_overwrite_without_consent(crat
     assert geopackage_layers(target) == ["first", "second"]
     assert opened.featureCount() == 1
     assert [f["diameter_km"] for f in opened.getFeatures()] == [9.0]
-    with pytest.raises(PluginInputError, match="give a positive area"):
+    with pytest.raises(CraterValueError, match="area_km2 must be a positive number"):
         export_craters(crater_layer, tmp_path / "other.gpkg", "x", diam=True, area_km2=-1.0)
     assert not (tmp_path / "other.gpkg").exists()  # nothing written when one output is refused
     diam = write_diam_file(tmp_path / "c.diam", crater_layer, area_km2=1234.5)
