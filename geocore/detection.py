@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Largest accepted ratio between the model's and the raster's resolution.
 MAX_RESOLUTION_RATIO = 25.0
+#: Relative resolution difference under which a raster is used without resampling.
+SAME_RESOLUTION_TOLERANCE = 0.005
 
 Predictor = Callable[..., np.ndarray]
 Progress = Callable[[float], None]
@@ -126,6 +128,8 @@ def _resolution_factor(raster_m: float, model_m: float | None) -> float:
     if model_m is None:
         return 1.0
     factor = model_m / raster_m
+    if abs(factor - 1.0) < SAME_RESOLUTION_TOLERANCE:
+        return 1.0  # e.g. a 231.54 m/px THEMIS tile and a 231.5 m/px model: no resampling
     if not 1 / MAX_RESOLUTION_RATIO <= factor <= MAX_RESOLUTION_RATIO:
         raise GridError(
             f"the model works at {model_m:.1f} m/px but the raster is {raster_m:.1f} m/px "

@@ -13,12 +13,14 @@ __all__ = [
     "CRSError",
     "CoordinateError",
     "CraterValueError",
+    "ExtractionError",
     "GeocoreError",
     "GridError",
     "ModelError",
     "OutputExistsError",
     "OutputWriteError",
     "RasterReadError",
+    "SceneParameterError",
     "TargetSpecError",
     "TileNameError",
 ]
@@ -56,8 +58,16 @@ class CraterValueError(GeocoreError, ValueError):
     """A crater has an impossible value (latitude out of range, negative diameter...)."""
 
 
+class ExtractionError(GeocoreError, ValueError):
+    """Crater extraction parameters or input map are not valid."""
+
+
 class TargetSpecError(GeocoreError, ValueError):
     """A target kind, inner ratio or ring width is not valid."""
+
+
+class SceneParameterError(GeocoreError, ValueError):
+    """A parameter of a synthetic scene is out of its range."""
 
 
 class ModelError(GeocoreError, ValueError):
