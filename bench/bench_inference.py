@@ -1,48 +1,56 @@
-"""Inference throughput of the default crater network: onnxruntime vs Keras vs matmul peak.
+"""Inference throughput of the default crater network: the engine vs Keras vs matmul peak.
 
 Builds the paper's default Symmetric UNet (``build_unet(preset_config("O-1"))``,
 731,473 parameters, untrained: speed does not depend on the weights), exports
-it with ``training.export.export_onnx`` into a temporary folder, and measures
-in Mpx/s (input pixels per second):
+it with ``training.export.export_onnx`` into a folder, once per graph
+(``fast``, the default, and ``tf2onnx``), and measures in Mpx/s (input pixels
+per second):
 
 * the machine's fp32 peak: numpy float32 matmul of 4096 x 4096 (2 n^3 FLOP),
-  on 2 threads and, in a subprocess, on 1 thread;
+  in a subprocess on 2 BLAS threads and on 1;
 * the network's cost, computed from its layers (2 k^2 c_in c_out FLOP per
   output pixel of each convolution, at that convolution's resolution);
-* onnxruntime on batches of windows: first the exported graph (tf2onnx as
-  ``export_onnx`` writes it; tf2onnx with ``inputs_as_nchw``; the same
-  weights written directly as plain NCHW ONNX graphs by :func:`nchw_graph`,
-  variants ``resize``, ``fold`` and ``s2d``), then, for the tf2onnx file and
-  the fastest graph, one setting changed at a time: graph optimisation level,
-  intra-op threads, thread spinning, window size, batch size, I/O binding;
+* the network in the engine's own session (``OnnxCraterModel.load(path,
+  providers="cpu", threads=T)``, batches of windows through
+  ``session.run`` as ``predict`` sends them), for both exported files, on 2
+  threads and on 1; then, for the default (fast) file, one setting changed
+  at a time: graph optimisation level, thread spinning, window size, batch
+  size, I/O binding;
 * Keras ``predict`` on the same batches;
 * the engine end to end (:meth:`geocore.inference.OnnxCraterModel.predict` on
-  an 8-bit image: scaling, overlapping windows, stitching).
+  an 8-bit image: scaling, overlapping windows, stitching), as image pixels
+  per second and as network-input pixels per second (image rate x the
+  windows' overlap factor).
 
 The machine is shared with other jobs, whose load comes and goes, so the
 figures are measured in ``--repeats`` rounds: each round measures the matmul
 peak and then every case once (a fresh session, one warm-up run, one timed
 run), in a shuffled order. Every figure thus sees the load swings alike; the
 best of the rounds (the least disturbed) and the median are printed, and the
-fraction of peak is best against best. Run it when ``uptime`` shows a low load.
+fraction of peak is best against best. ``--pause-training`` stops the
+background ``python -m training.train`` processes (SIGSTOP) during the rounds
+and always continues them (SIGCONT) at the end, also on an error or Ctrl-C.
 
     python bench/bench_inference.py [--repeats 5] [--megapixels 2] [--json out.json]
-        [--graphs DIR]   # keep the graphs; rerun on a machine without TensorFlow
+        [--graphs DIR]        # keep the graphs; rerun on a machine without TensorFlow
+        [--pause-training]    # pause `python -m training.train` while timing
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import random
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,169 +124,14 @@ def conv_flops_per_pixel(model) -> tuple[float, list[tuple[str, float]]]:
     return sum(f for _, f in rows), rows
 
 
-def upsample_conv_kernel(kernel: np.ndarray) -> np.ndarray:
-    """Weights of ``conv(upsample_nearest_x2(x))`` as four convolutions of ``x``.
-
-    Output pixel ``(2i + a, 2j + b)`` of a k x k 'same' convolution of the
-    nearest-upsampled input reads input pixels ``(i + (a + dy - p) // 2, ...)``
-    (p = k // 2), so each phase ``(a, b)`` is a convolution of the
-    low-resolution input. Returns ``(4, c_out, c_in, K, K)``, phase ``2 a + b``
-    first, K = 2 ceil(p / 2) + 1 (3 for k = 3).
-    """
-    c_out, c_in, k, _ = kernel.shape
-    p = k // 2
-    q = -(-p // 2)
-    out = np.zeros((2, 2, c_out, c_in, 2 * q + 1, 2 * q + 1), np.float64)
-    for a, b, dy, dx in np.ndindex(2, 2, k, k):
-        out[a, b, :, :, (a + dy - p) // 2 + q, (b + dx - p) // 2 + q] += kernel[:, :, dy, dx]
-    return out.reshape(4, c_out, c_in, 2 * q + 1, 2 * q + 1)
-
-
-def space_to_depth_kernel(kernel: np.ndarray) -> np.ndarray:
-    """A full-resolution k x k 'same' convolution as a convolution in space-to-depth form.
-
-    In space-to-depth form (ONNX ``SpaceToDepth``, blocks first) channel
-    ``(2 a + b) C + c`` at pixel ``(i, j)`` is channel ``c`` at full-resolution
-    pixel ``(2 i + a, 2 j + b)``. Returns ``(4 c_out, 4 c_in, K, K)``.
-    """
-    c_out, c_in, k, _ = kernel.shape
-    p = k // 2
-    q = -(-p // 2)
-    out = np.zeros((2, 2, c_out, 2, 2, c_in, 2 * q + 1, 2 * q + 1), np.float64)
-    for a, b, dy, dx in np.ndindex(2, 2, k, k):
-        (ry, a2), (rx, b2) = divmod(a + dy - p, 2), divmod(b + dx - p, 2)
-        out[a, b, :, a2, b2, :, ry + q, rx + q] += kernel[:, :, dy, dx]
-    return out.reshape(4 * c_out, 4 * c_in, 2 * q + 1, 2 * q + 1)
-
-
-def nchw_graph(model, info, path: Path, variant: str = "resize") -> None:
-    """The UNet's weights as a plain NCHW ONNX graph, same contract as the tf2onnx export.
-
-    NHWC input -> Transpose (a reshape: one channel) -> Conv+Relu,
-    AveragePool ... upsampling -> Conv+Relu -> Add ... Conv 1x1 -> Sigmoid ->
-    Transpose. ``variant`` says how upsampling is written:
-
-    * ``"resize"``: one ``Resize(nearest, x2)``, which onnxruntime runs in
-      its blocked NCHWc layout, instead of tf2onnx's Transpose/Tile/Reshape
-      chain for Keras' ``UpSampling2D`` (a repeat);
-    * ``"fold"``: each upsampling and the convolution after it become one
-      low-resolution convolution with 4x the outputs and a ``DepthToSpace``;
-    * ``"s2d"``: ``"resize"``, but the full-resolution layers (first and last
-      two convolutions, first pooling, last skip connection) run in
-      space-to-depth form at half resolution with 4x the channels: the
-      input goes through ``SpaceToDepth``, the last upsampling is folded into
-      its convolution, the first pooling is a 1x1 convolution, and one
-      ``DepthToSpace`` of the single-channel output ends the graph. No
-      full-resolution tensor of more than one channel exists.
-
-    All compute the same function as the Keras model (to float rounding).
-    """
-    import keras
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes, weights = [], []
-
-    def add(op, inputs, output, **attrs):
-        nodes.append(helper.make_node(op, inputs, [output], **attrs))
-        return output
-
-    def const(name, array):
-        weights.append(numpy_helper.from_array(np.ascontiguousarray(array, np.float32), name))
-        return name
-
-    def conv(x, name, kernel, bias, act):
-        k = kernel.shape[-1]
-        w, b = const(f"{name}_w", kernel), const(f"{name}_b", bias)
-        c = add("Conv", [x, w, b], f"{name}_c", pads=[k // 2] * 4, kernel_shape=[k, k])
-        return add(act, [c], name)
-
-    s2d = variant == "s2d"
-    current = add("Transpose", [info.input_name], "x_in", perm=[0, 3, 1, 2])
-    if s2d:
-        current = add("SpaceToDepth", [current], "x_s2d", blocksize=2)
-    skips, level, upsampled = {}, 0, False
-    for layer in model.layers:
-        name = f"t_{layer.name}"  # tensor names: never the graph's output name
-        if isinstance(layer, keras.layers.Conv2D):
-            kernel, bias = layer.get_weights()
-            kernel = kernel.transpose(3, 2, 0, 1).astype(np.float64)  # (c_out, c_in, k, k)
-            act = "Sigmoid" if layer.activation.__name__ == "sigmoid" else "Relu"
-            if upsampled and (variant == "fold" or (s2d and level == 0)):
-                phases = upsample_conv_kernel(kernel)
-                if s2d:  # stay in space-to-depth form: channel (2a + b) C + c
-                    current = conv(current, name, phases.reshape(-1, *phases.shape[2:]),
-                                   np.tile(bias, 4), act)  # fmt: skip
-                else:  # DepthToSpace "CRD" wants channel 4c + 2a + b
-                    phases = phases.transpose(1, 0, 2, 3, 4).reshape(-1, *phases.shape[2:])
-                    folded = conv(current, f"{name}_f", phases, np.repeat(bias, 4), act)
-                    current = add("DepthToSpace", [folded], name, blocksize=2, mode="CRD")
-            elif s2d and level == 0:
-                current = conv(current, name, space_to_depth_kernel(kernel), np.tile(bias, 4), act)
-            else:
-                if upsampled:
-                    scales = const(f"{name}_scales", np.array([1, 1, 2, 2]))
-                    current = add("Resize", [current, "", scales], f"{name}_up", mode="nearest",
-                                  coordinate_transformation_mode="asymmetric",
-                                  nearest_mode="floor")  # fmt: skip
-                current = conv(current, name, kernel, bias, act)
-            upsampled = False
-            if layer.name.startswith("down"):
-                skips[layer.name.split("_")[0][4:]] = current
-        elif isinstance(layer, keras.layers.AveragePooling2D):
-            if s2d and level == 0:  # the mean of the four phases: a 1x1 convolution
-                channels = layer.input.shape[-1]
-                mean = np.tile(np.eye(channels) / 4, (1, 4))[:, :, None, None]
-                w = const(f"{name}_w", mean)
-                current = add("Conv", [current, w], name, kernel_shape=[1, 1])
-            else:
-                current = add("AveragePool", [current], name, kernel_shape=[2, 2], strides=[2, 2])
-            level += 1
-        elif isinstance(layer, keras.layers.UpSampling2D):
-            upsampled, level = True, level - 1  # written with the convolution that follows
-        elif isinstance(layer, keras.layers.Add):
-            skip = skips[layer.name.split("_")[0][2:]]
-            current = add("Add", [current, skip], name)
-    if s2d:
-        current = add("DepthToSpace", [current], "y_d2s", blocksize=2, mode="DCR")
-    add("Transpose", [current], info.output_name, perm=[0, 2, 3, 1])
-    dims = ["batch", "height", "width", 1]
-    graph = helper.make_graph(
-        nodes,
-        f"symmetric_unet_nchw_{variant}",
-        [helper.make_tensor_value_info(info.input_name, TensorProto.FLOAT, dims)],
-        [helper.make_tensor_value_info(info.output_name, TensorProto.FLOAT, dims)],
-        initializer=weights,
-    )
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    proto.ir_version = 8
-    helper.set_model_props(proto, info.to_metadata())
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(path))
-
-
-def tf2onnx_nchw(model, info, path: Path) -> None:
-    """tf2onnx with ``inputs_as_nchw`` (input N, 1, H, W: not the engine's contract)."""
-    import onnx
-    import tensorflow as tf
-    import tf2onnx
-
-    spec = (tf.TensorSpec((None, None, None, 1), tf.float32, name=info.input_name),)
-    proto, _ = tf2onnx.convert.from_keras(
-        model,
-        input_signature=spec,
-        opset=17,
-        inputs_as_nchw=[info.input_name],
-    )
-    onnx.save(proto, str(path))
-
-
 # ---------------------------------------------------------------- onnxruntime
 def session(path: Path, threads: int, level: str = "ENABLE_ALL", spinning: bool = True):
+    """A session like the engine's, with one setting changed (level, spinning)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, f"ORT_{level}")
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     if not spinning:
@@ -286,13 +139,18 @@ def session(path: Path, threads: int, level: str = "ENABLE_ALL", spinning: bool 
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def engine_session(path: Path, threads: int):
+    """The session of ``OnnxCraterModel.load``, exactly as the engine opens it."""
+    from geocore.inference import OnnxCraterModel
+
+    return OnnxCraterModel.load(path, providers="cpu", threads=threads).session
+
+
 def ort_runner(sess, batch: np.ndarray, binding: bool = False):
-    """A function that runs ``sess`` on ``batch`` (NHWC, or NCHW if the graph wants it)."""
+    """A function that runs ``sess`` on ``batch`` (NHWC), as the engine does."""
     import onnxruntime as ort
 
     inp, out = sess.get_inputs()[0], sess.get_outputs()[0]
-    if inp.shape[1] == 1:  # an NCHW graph
-        batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
     if not binding:
         return lambda: sess.run([out.name], {inp.name: batch})
     io = sess.io_binding()
@@ -313,18 +171,70 @@ def windows(window: int, batch: int, seed: int = 0) -> np.ndarray:
     return rng.uniform(-1, 1, (batch, window, window, 1)).astype(np.float32)
 
 
+# ---------------------------------------------------------------- pausing other jobs
+def training_pids() -> list[int]:
+    """Process ids of running ``python -m training.train`` jobs (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # the process ended meanwhile, or is not ours to read
+            continue
+        if b"-m" in argv and b"training.train" in argv:
+            found.append(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def training_paused(enabled: bool) -> Iterator[Callable[[], None]]:
+    """SIGSTOP the training jobs for the duration; SIGCONT them always, also on SIGTERM.
+
+    Yields a function that pauses jobs started since (call it before each round).
+    """
+    stopped: list[int] = []
+
+    def pause_new() -> None:
+        new = [pid for pid in training_pids() if pid not in stopped] if enabled else []
+        for pid in new:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+        if new:
+            print(f"paused training job(s) {new} while timing")
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)  # runs the finally clause below
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        pause_new()
+        yield pause_new
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        if stopped:
+            print(f"resumed training job(s) {stopped}")
+        signal.signal(signal.SIGTERM, previous)
+
+
 # ---------------------------------------------------------------- main
+GRAPHS = ("fast", "tf2onnx")
+
+
 def build_graphs(folder: Path) -> dict:
-    """Build the network, export it and write the graph variants into ``folder``.
+    """Build the network and export it with ``export_onnx`` (each graph) into ``folder``.
 
     Returns the manifest (parameters, FLOP per pixel, graph files), also
-    written as ``manifest.json`` with the parity input and Keras' output.
+    written as ``manifest.json`` beside the parity input and Keras' output.
     """
     import keras
     import tensorflow as tf
 
     from training.config import preset_config
-    from training.export import export_onnx
+    from training.export import export_onnx_report
     from training.model import build_unet
 
     model = build_unet(preset_config("O-1"))
@@ -336,14 +246,17 @@ def build_graphs(folder: Path) -> dict:
         f"({100 * full_res / flop_px:.0f}% in the three full-resolution convolutions); "
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
     )
-    start = time.perf_counter()
-    info = export_onnx(model, folder / "o1.onnx", resolution_m=231.5, target_kind="outline")
-    print(f"exported with training.export.export_onnx in {time.perf_counter() - start:.1f} s")
-    graphs = {"tf2onnx": "o1.onnx", "tf2onnx inputs_as_nchw": "o1_tf_nchw.onnx"}
-    tf2onnx_nchw(model, info, folder / graphs["tf2onnx inputs_as_nchw"])
-    for variant in ("resize", "fold", "s2d"):
-        graphs[f"NCHW {variant}"] = f"o1_nchw_{variant}.onnx"
-        nchw_graph(model, info, folder / graphs[f"NCHW {variant}"], variant)
+    graphs = {}
+    for graph in GRAPHS:
+        graphs[graph] = f"o1_{graph}.onnx"
+        report = export_onnx_report(
+            model, folder / graphs[graph], resolution_m=231.5, target_kind="outline", graph=graph
+        )
+        print(
+            f"  export_onnx graph={graph!r}: {report.seconds:.1f} s, "
+            f"{report.size_bytes / 1e6:.2f} MB, max |Keras - onnxruntime| = "
+            f"{report.max_abs_diff:.1e}"
+        )
     x = windows(256, 2)
     np.save(folder / "parity_input.npy", x)
     np.save(folder / "parity_keras.npy", model(x, training=False).numpy())
@@ -367,12 +280,17 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the exported graphs in DIR; if DIR has them already (manifest.json), "
         "use them (no TensorFlow needed; Keras predict is skipped without it)",
     )
+    parser.add_argument(
+        "--pause-training",
+        action="store_true",
+        help="pause running `python -m training.train` jobs while timing (always resumed)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
 
     import onnxruntime as ort
 
-    from geocore.inference import OnnxCraterModel
+    from geocore.inference import DEFAULT_OVERLAP_PX, OnnxCraterModel, default_window_px
     from geocore.tiling import WindowLayout
 
     start_load = os.getloadavg()
@@ -395,39 +313,40 @@ def main(argv: list[str] | None = None) -> int:
     graphs = {label: folder / name for label, name in manifest["graphs"].items()}
     x, expected = np.load(folder / "parity_input.npy"), np.load(folder / "parity_keras.npy")
     for label, path in graphs.items():
-        out = ort_runner(session(path, 2), x)()[0]
-        out = out.transpose(0, 2, 3, 1) if out.shape != expected.shape else out
-        diff = np.abs(out - expected).max()
+        diff = np.abs(ort_runner(engine_session(path, 2), x)()[0] - expected).max()
         print(f"  parity {label}: max |Keras - onnxruntime| = {diff:.1e}")
 
     # ---------------------------------------------------------------- the cases
     n_px = int(args.megapixels * 1e6)
     cases: list[Case] = []
 
-    def ort_case(label, graph, threads=2, level="ENABLE_ALL", window=512, batch=4, **options):
+    def ort_case(label, graph, threads=2, level=None, window=512, batch=1, **options):
         x = windows(window, batch)
         calls = max(1, round(n_px / x[..., 0].size))
 
         def make(path=graphs[graph]):
-            sess = session(path, threads, level, options.get("spin", True))
+            if level is None and not options:
+                sess = engine_session(path, threads)
+            else:
+                sess = session(path, threads, level or "ENABLE_ALL", options.get("spin", True))
             run = ort_runner(sess, x, options.get("binding", False))
             return lambda: [run() for _ in range(calls)]
 
-        settings = {"graph": graph, "level": level, "window": window, "batch": batch, **options}
+        settings = {"graph": graph, "level": level or "engine", "window": window,
+                    "batch": batch, **options}  # fmt: skip
         cases.append(Case(label, make, calls * x[..., 0].size, threads, settings))
 
-    for graph in graphs:
-        ort_case(graph, graph)
-    for graph in ("tf2onnx", "NCHW s2d"):
-        for level in ("DISABLE_ALL", "ENABLE_BASIC", "ENABLE_EXTENDED"):
-            ort_case(f"{graph} ORT_{level}", graph, level=level)
-        ort_case(f"{graph} 1 thread", graph, threads=1)
-        ort_case(f"{graph} no spinning", graph, spin=False)
-        for window, batch in ((256, 16), (1024, 1)):
-            ort_case(f"{graph} window {window} batch {batch}", graph, window=window, batch=batch)
-        for batch in (1, 2, 8):
-            ort_case(f"{graph} window 512 batch {batch}", graph, batch=batch)
-        ort_case(f"{graph} I/O binding", graph, binding=True)
+    for graph in graphs:  # the engine's session and batch (1 window on the CPU)
+        ort_case(f"{graph}, engine session, batch 1", graph)
+        ort_case(f"{graph}, engine session, batch 4", graph, batch=4)
+        ort_case(f"{graph}, engine session, 1 thread", graph, threads=1)
+    graph = "fast"
+    for level in ("DISABLE_ALL", "ENABLE_BASIC", "ENABLE_EXTENDED"):
+        ort_case(f"{graph} ORT_{level}", graph, level=level)
+    ort_case(f"{graph} no spinning", graph, spin=False)
+    ort_case(f"{graph} I/O binding", graph, binding=True)
+    for window, batch in ((256, 4), (1024, 1), (512, 2), (512, 8)):
+        ort_case(f"{graph} window {window} batch {batch}", graph, window=window, batch=batch)
 
     model = None
     try:
@@ -450,9 +369,10 @@ def main(argv: list[str] | None = None) -> int:
 
     side = args.image_px
     image = np.random.default_rng(0).integers(1, 256, (side, side)).astype(np.uint8)
-    for graph in ("tf2onnx", "NCHW s2d"):
-        for window, overlap, batch in ((512, 128, 4), (512, 128, 1), (1024, 128, 1)):
-            kwargs = {"window_px": window, "overlap_px": overlap, "batch_size": batch}
+    default = (default_window_px(512), DEFAULT_OVERLAP_PX)
+    for graph in graphs:
+        for window, overlap in sorted({default, (512, 128), (1024, 256)}):
+            kwargs = {"window_px": window, "overlap_px": overlap}
 
             def make(path=graphs[graph], kwargs=kwargs):
                 engine = OnnxCraterModel.load(path, providers="cpu", threads=2)
@@ -460,29 +380,32 @@ def main(argv: list[str] | None = None) -> int:
 
             layout = WindowLayout.plan(side, side, window_px=window, overlap_px=overlap)
             work = len(layout) * layout.window_height_px * layout.window_width_px / side**2
-            label = f"engine {graph} {window}/{overlap} batch {batch} (x{work:.2f} px)"
-            cases.append(Case(label, make, side * side, 2, {"engine": "geocore", **kwargs}))
+            label = f"engine predict, {graph}, {window}/{overlap} (x{work:.2f} px)"
+            settings = {"engine": "geocore", "graph": graph, "work": work, **kwargs}
+            cases.append(Case(label, make, side * side, 2, settings))
 
     # ---------------------------------------------------------------- rounds
     print(
         f"{args.repeats} rounds; each round measures the fp32 matmul peak ({MATMUL_N}^2, 2 and "
-        f"1 BLAS threads) and every case once (~{args.megapixels:g} Mpx of 512 px windows, or "
+        f"1 BLAS threads) and every case once (~{args.megapixels:g} Mpx of windows, or "
         f"a {side}^2 uint8 image for the engine), in a shuffled order, so that every figure "
         "sees the machine's load swings alike"
     )
     peaks: dict[int, list[float]] = {1: [], 2: []}
     rng = random.Random(0)
-    for r in range(args.repeats):
-        start = time.perf_counter()
-        for threads in (2, 1):
-            peaks[threads].append(matmul_gflops(threads))
-        for case in rng.sample(cases, len(cases)):
-            case.measure()
-        load = os.getloadavg()[0]
-        print(
-            f"  round {r + 1}: {time.perf_counter() - start:.0f} s, load {load:.2f}, peak "
-            f"{peaks[2][-1]:.0f} / {peaks[1][-1]:.0f} GFLOP/s (2 / 1 threads)"
-        )
+    with training_paused(args.pause_training) as pause_new:
+        for r in range(args.repeats):
+            pause_new()
+            start = time.perf_counter()
+            for threads in (2, 1):
+                peaks[threads].append(matmul_gflops(threads))
+            for case in rng.sample(cases, len(cases)):
+                case.measure()
+            load = os.getloadavg()[0]
+            print(
+                f"  round {r + 1}: {time.perf_counter() - start:.0f} s, load {load:.2f}, peak "
+                f"{peaks[2][-1]:.0f} / {peaks[1][-1]:.0f} GFLOP/s (2 / 1 threads)"
+            )
 
     # ---------------------------------------------------------------- report
     peak = {t: max(v) for t, v in peaks.items()}
@@ -491,14 +414,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{statistics.median(peaks[2]):.1f}), 1 thread best {peak[1]:.1f} (median "
         f"{statistics.median(peaks[1]):.1f}) GFLOP/s; network {flop_px / 1e3:.2f} kFLOP/px"
     )
-    print(f"  {'case':44s} {'best':>6s} {'median':>6s} Mpx/s  GFLOP/s  % of peak (best)")
+    print(
+        f"  {'case':48s} {'best':>6s} {'median':>6s} Mpx/s  GFLOP/s  % of peak (best); "
+        "engine predict: image Mpx/s, then network Mpx/s = image x overlap factor"
+    )
     rows = []
     for case in cases:
         best, median = max(case.mpx), statistics.median(case.mpx)
-        gflops = best * flop_px / 1e3
+        work = case.settings.get("work", 1.0)  # network pixels per image pixel
+        gflops = best * work * flop_px / 1e3
         fraction = gflops / peak[case.threads]
+        network = f" (network {best * work:5.2f})" if work != 1.0 else ""
         print(
-            f"  {case.label:44s} {best:6.2f} {median:6.2f}        {gflops:6.1f}  "
+            f"  {case.label:48s} {best:6.2f} {median:6.2f}{network:18s} {gflops:6.1f}  "
             f"{100 * fraction:5.1f}% ({case.threads} thr.)"
         )
         rows.append({"label": case.label, "mpx_s": case.mpx, "best_mpx_s": best,

@@ -10,26 +10,30 @@ a 2-D array of raw pixels into a probability map of the same size:
    training), then the pixels are scaled with
    :meth:`~geocore.model_info.ModelInfo.scale_input`. This is done window by
    window, so no scaled copy of the whole image is ever made.
-2. Windows of ``window_px`` (default: the model's tile size) overlapping by
-   ``overlap_px`` (default :data:`DEFAULT_OVERLAP_PX`) cover the image,
+2. Windows of ``window_px`` (default :data:`DEFAULT_WINDOW_PX`, or the
+   model's tile size if larger) overlapping by ``overlap_px`` (default: a
+   quarter of the window, :data:`DEFAULT_OVERLAP_PX` for the default window)
+   cover the image,
    reflected beyond its bottom and right edges up to a multiple of the
    model's ``size_multiple_px``; see :mod:`geocore.tiling`.
 3. Windows go through onnxruntime ``batch_size`` at a time; of each window
    only the central part is kept (centre-crop stitching, no blending), so
    that the stitched map equals a whole-image run away from the image's edges
-   when the overlap covers the network's receptive field.
+   when half the overlap covers the network's receptive field (for the
+   paper's UNet it does not: its receptive field reaches 509 px at 3x3; see
+   :data:`DEFAULT_WINDOW_PX` for what the defaults achieve).
 4. Probabilities are set to 0 on nodata pixels. Windows whose kept part is
    all nodata are not run.
 
 Memory beyond the image and the float32 output: one batch of windows in and
 out (``batch_size x window_px^2 x 8`` bytes), plus onnxruntime's activations
-(about 0.2 GB per 512 x 512 window of the default network as tf2onnx exports
-it; see ``docs/inference.md``).
+(about 0.45 GB per 1024 x 1024 window of the default network as
+``training.export`` writes it; see ``docs/inference.md``).
 
 ``progress(done, total)`` is called after every batch and ``cancel()`` before
 every batch; when it returns True, :class:`~geocore.errors.CancelledError` is
-raised and no output is returned. One 512 x 512 window takes 0.03-0.1 s on
-two CPU cores, so a cancel takes effect well within a second.
+raised and no output is returned. One 1024 x 1024 window takes 0.15-0.4 s on
+two CPU cores, so a cancel takes effect within a second.
 
 Execution providers: :func:`default_providers`. onnxruntime is imported only
 inside functions (this module runs inside QGIS's Python).
@@ -53,17 +57,31 @@ from .tiling import Window, WindowLayout
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_OVERLAP_PX",
+    "DEFAULT_WINDOW_PX",
     "OnnxCraterModel",
+    "default_overlap_px",
     "default_providers",
+    "default_window_px",
 ]
 
 log = logging.getLogger(__name__)
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
-#: Overlap of neighbouring windows when none is given: each window keeps its
-#: output 64 px or more inside its edges.
-DEFAULT_OVERLAP_PX = 128
+#: Window side when none is given (or the model's tile size, if larger).
+#: Why 1024 and not the 512 px tiles the network is trained on: the paper's
+#: UNet has a receptive field of 509 px (3x3; 1273 px at 7x7), far beyond any
+#: affordable overlap, and the error of a window comes mostly from its deepest
+#: levels, where a 512 px window is 4 x 4 pixels wide, all of them next to the
+#: zero padding. At the same work (x1.78 pixels through the network), 1024 /
+#: 256 windows cut the largest seam deviation from a whole-image run 5-100x
+#: against 512 / 128 (trained S-1: 2.1e-2 -> 3.9e-3; S-4: 5.2e-2 -> 4.0e-4;
+#: docs/inference.md), for 4x the activation memory (0.45 GB per window with
+#: the fast graph).
+DEFAULT_WINDOW_PX = 1024
+#: Overlap of neighbouring windows for the default window: a quarter of it, so
+#: each window keeps its output 128 px or more inside its edges.
+DEFAULT_OVERLAP_PX = 256
 #: Windows per onnxruntime call when none is given, by provider: on the CPU
 #: larger batches are no faster (measured: 1, 2 and 4 within noise, 8 slower)
 #: and cost 0.2 GB each; a GPU wants several windows per call.
@@ -74,6 +92,37 @@ _GPU_HINT = (
     "pip install onnxruntime-gpu (the two packages cannot be installed together), "
     "or use providers='cpu'"
 )
+
+
+def default_window_px(tile_size_px: int, multiple_px: int = 128) -> int:
+    """The window side used when none is given.
+
+    :data:`DEFAULT_WINDOW_PX` or the model's tile size, whichever is larger,
+    rounded up to a multiple of ``multiple_px``.
+
+    Examples
+    --------
+    >>> default_window_px(512), default_window_px(2048), default_window_px(64, 12)
+    (1024, 2048, 1032)
+    """
+    window = max(DEFAULT_WINDOW_PX, tile_size_px)
+    return -(-window // multiple_px) * multiple_px
+
+
+def default_overlap_px(window_px: int, multiple_px: int = 128) -> int:
+    """The overlap used when none is given: a quarter of the window.
+
+    Rounded down to a multiple of ``multiple_px``, but at least one multiple
+    when the window is larger than that (0 for a window of one multiple).
+
+    Examples
+    --------
+    >>> [default_overlap_px(w) for w in (128, 256, 512, 1024, 2048)]
+    [0, 128, 128, 256, 512]
+    """
+    if window_px <= multiple_px:
+        return 0
+    return max(multiple_px, window_px // 4 // multiple_px * multiple_px)
 
 
 def default_providers(preference: str | Sequence[str] = "auto") -> list[str]:
@@ -261,11 +310,13 @@ class OnnxCraterModel:
             model's ``missing_value`` and non-finite ones).
         window_px : int, optional
             Window side, a multiple of the model's ``size_multiple_px``;
-            default: the model's ``tile_size_px``.
+            default :func:`default_window_px` (1024, or the model's
+            ``tile_size_px`` if larger).
         overlap_px : int, optional
             Overlap of neighbouring windows, a multiple of ``size_multiple_px``
-            smaller than ``window_px``; default :data:`DEFAULT_OVERLAP_PX`
-            (0 when the window is the size multiple itself).
+            smaller than ``window_px``; default :func:`default_overlap_px`,
+            a quarter of the window (256 for 1024; 0 when the window is the
+            size multiple itself).
         batch_size : int, optional
             Windows per onnxruntime call; default :data:`DEFAULT_BATCH_SIZE`
             for the provider in use (1 on the CPU, 4 on CUDA).
@@ -295,9 +346,13 @@ class OnnxCraterModel:
         image = _check_image(image)
         mask = _check_mask(nodata_mask, image.shape)
         info = self.info
-        window = info.tile_size_px if window_px is None else window_px
+        multiple = info.size_multiple_px
+        window = default_window_px(info.tile_size_px, multiple) if window_px is None else window_px
         if overlap_px is None:
-            overlap_px = DEFAULT_OVERLAP_PX if window > DEFAULT_OVERLAP_PX else 0
+            try:
+                overlap_px = default_overlap_px(int(window), multiple)
+            except (TypeError, ValueError):  # not a number: the layout says what is wrong
+                overlap_px = 0
         if batch_size is None:
             batch_size = DEFAULT_BATCH_SIZE.get(self.providers[0], 1)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

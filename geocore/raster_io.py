@@ -19,7 +19,9 @@ from .grid import PixelGrid
 from .themis import TILE_SIZE_PX, ThemisTile
 
 __all__ = [
+    "MAX_SEQUENTIAL_PX",
     "RasterioSource",
+    "check_windowed_reading",
     "georeference_themis",
     "open_raster",
     "read_grid",
@@ -30,6 +32,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[float], None]
+
+#: Largest image, in pixels, read window by window from a file format that can
+#: only be decoded from its first row (PNG, JPEG, GIF): 16384 x 16384. A
+#: THEMIS 256 px/degree tile (7680 x 7680) is 59 Mpx.
+MAX_SEQUENTIAL_PX = 16384 * 16384
+#: GDAL drivers whose files are decoded from the top for every window read.
+SEQUENTIAL_DRIVERS = frozenset({"PNG", "JPEG", "GIF"})
 
 
 def open_raster(path: str | os.PathLike):
@@ -233,6 +242,44 @@ def georeference_themis(
     return grid
 
 
+def check_windowed_reading(dataset, name: str, limit_px: int = MAX_SEQUENTIAL_PX) -> None:
+    """Refuse a PNG / JPEG / GIF too large to be read window by window.
+
+    These formats have no tiles or strips: GDAL decodes them from the first
+    row for every window that starts above the last row decoded, so reading a
+    large one window by window takes time that grows with the square of its
+    height (once a band of rows leaves GDAL's cache), interlaced PNGs are
+    decoded whole for every 100 MB of rows, and a progressive JPEG makes
+    libjpeg hold the whole image's coefficients. GeoTIFFs (tiled or striped)
+    are read at any size. Only the header has been read when this refuses.
+
+    Parameters
+    ----------
+    dataset : rasterio.DatasetReader
+        The open raster.
+    name : str
+        The file's name, for the message.
+    limit_px : int
+        Largest accepted ``width x height`` for these formats.
+
+    Raises
+    ------
+    RasterReadError
+        A PNG, JPEG or GIF larger than ``limit_px`` pixels; the message gives
+        its size and the command that converts it to a tiled GeoTIFF.
+    """
+    width, height, driver = dataset.width, dataset.height, dataset.driver
+    if driver in SEQUENTIAL_DRIVERS and width * height > limit_px:
+        raise RasterReadError(
+            f"{name} is a {width} x {height} px {driver} image ({width * height / 1e6:,.0f} Mpx); "
+            f"{driver} files are decoded from their first row for every window, so those over "
+            f"{limit_px / 1e6:,.0f} Mpx are not read. Convert it to a tiled GeoTIFF first "
+            f"(GDAL reads it once, top to bottom): `gdal_translate -co TILED=YES -co "
+            f"COMPRESS=DEFLATE -co BIGTIFF=IF_SAFER {name} {Path(name).stem}.tif` (QGIS: "
+            "Raster > Conversion > Translate), or crop it"
+        )
+
+
 class RasterioSource:
     """A raster file read window by window through rasterio (a detection ``RasterSource``).
 
@@ -249,25 +296,35 @@ class RasterioSource:
     Raises
     ------
     RasterReadError
-        The file cannot be read, or the band does not exist.
+        The file cannot be read, the band does not exist, or it is a PNG,
+        JPEG or GIF larger than :data:`MAX_SEQUENTIAL_PX` (see
+        :func:`check_windowed_reading`).
     """
 
     def __init__(self, path, band: int | None = None, resolution_m: float | None = None):
         self.path = Path(path)
-        self.grid = read_grid(self.path, resolution_m=resolution_m)
         self._dataset = open_raster(self.path)
+        try:
+            check_windowed_reading(self._dataset, self.path.name)
+            self.grid = read_grid(self.path, resolution_m=resolution_m)
+            self.band = self._choose_band(band)
+        except BaseException:
+            self._dataset.close()
+            raise
+        self.nodata = self._dataset.nodatavals[self.band - 1]
+        self.name = self.path.name
+
+    def _choose_band(self, band: int | None) -> int:
         count = self._dataset.count
         if band is None:
             if count > 1 and self._dataset.colorinterp[0].name not in ("red", "gray", "grey"):
                 raise RasterReadError(
                     f"{self.path.name} has {count} bands; choose one (--band N, 1..{count})"
                 )
-            band = 1
+            return 1
         if not 1 <= band <= count:
             raise RasterReadError(f"{self.path.name} has no band {band}; choose 1..{count}")
-        self.band = band
-        self.nodata = self._dataset.nodatavals[band - 1]
-        self.name = self.path.name
+        return band
 
     def read(self, col_off: int, row_off: int, width: int, height: int):
         """Read one window of the band."""

@@ -1,10 +1,18 @@
 """Export a trained UNet to ONNX, with its contract in the file's metadata.
 
-``python -m training.export runs/NAME --out model.onnx`` converts the run's
-``checkpoints/best.keras`` (``last.keras`` when there is no best) with tf2onnx
-(``from_keras``) into an ONNX graph with one input ``"image"`` and one output
-``"probability"``, both float32 ``(batch, height, width, 1)`` with dynamic
-batch, height and width. The run's ``config.json`` and ``dataset.json`` give
+``python -m training.export runs/NAME --out model.onnx`` writes the run's
+``checkpoints/best.keras`` (``last.keras`` when there is no best) as an ONNX
+graph with one input ``"image"`` and one output ``"probability"``, both
+float32 ``(batch, height, width, 1)`` with dynamic batch, height and width.
+Two graphs compute the same function (``--graph``):
+
+* ``fast`` (default): the weights written directly as an NCHW graph whose
+  full-resolution level runs in space-to-depth form
+  (:mod:`training.onnx_graph`); about 1.2x faster on the CPU than tf2onnx's
+  graph, half its activation memory (``docs/inference.md``);
+* ``tf2onnx``: ``tf2onnx.convert.from_keras``, for comparison and for models
+  with layers the fast writer does not know.
+ The run's ``config.json`` and ``dataset.json`` give
 the :class:`geocore.model_info.ModelInfo` written into the file's metadata
 (input scaling, resolution in m/px, tile size, target kind, diameter range,
 threshold, preset, training data, date, project version).
@@ -44,7 +52,9 @@ from geocore.model_info import ModelInfo, read_model_info
 from .config import ConfigError, TrainConfig
 
 __all__ = [
+    "DEFAULT_GRAPH",
     "DEFAULT_OPSET",
+    "GRAPHS",
     "PARITY_SHAPE",
     "PARITY_TOLERANCE",
     "ExportError",
@@ -59,6 +69,10 @@ log = logging.getLogger(__name__)
 
 #: ONNX opset written by default (onnxruntime 1.16+ runs it).
 DEFAULT_OPSET = 17
+#: The graphs ``export_onnx`` can write (same function, same interface).
+GRAPHS = ("fast", "tf2onnx")
+#: The graph written by default: the faster one.
+DEFAULT_GRAPH = "fast"
 #: Largest absolute difference allowed between Keras and onnxruntime outputs.
 PARITY_TOLERANCE = 1e-4
 #: Shape of the random input of the parity check: non-square, batch of 2.
@@ -117,6 +131,7 @@ def export_onnx(
     overwrite: bool = False,
     opset: int = DEFAULT_OPSET,
     check: bool = True,
+    graph: str = DEFAULT_GRAPH,
     **metadata_overrides: Any,
 ) -> ModelInfo:
     """Export a Keras UNet (or a run's checkpoint) to ONNX with crater metadata.
@@ -142,6 +157,10 @@ def export_onnx(
         ONNX opset.
     check : bool
         Compare Keras and onnxruntime outputs (see :data:`PARITY_TOLERANCE`).
+    graph : {"fast", "tf2onnx"}
+        Which graph to write (see :data:`GRAPHS`): ``"fast"``, the weights
+        as an NCHW / space-to-depth graph (:func:`training.onnx_graph.fast_graph`),
+        or tf2onnx's conversion. Both have the same interface and function.
     **metadata_overrides
         :class:`~geocore.model_info.ModelInfo` fields that replace the values
         derived from the run (e.g. ``threshold=0.4``, ``resolution_m=100``).
@@ -155,8 +174,10 @@ def export_onnx(
     ------
     ExportError
         Missing run folder, configuration or checkpoint; a model that is not
-        ``(N, H, W, 1) -> (N, H, W, 1)``; conversion failure; Keras and
-        onnxruntime disagree; metadata does not read back equal.
+        ``(N, H, W, 1) -> (N, H, W, 1)``; an unknown ``graph``; a layer the
+        fast graph does not know (use ``graph="tf2onnx"``); conversion
+        failure; Keras and onnxruntime disagree; metadata does not read back
+        equal.
     geocore.errors.OutputExistsError
         ``out_path`` exists and ``overwrite`` is false.
     geocore.errors.ModelError
@@ -170,6 +191,7 @@ def export_onnx(
         overwrite=overwrite,
         opset=opset,
         check=check,
+        graph=graph,
         **metadata_overrides,
     ).info
 
@@ -183,9 +205,12 @@ def export_onnx_report(
     overwrite: bool = False,
     opset: int = DEFAULT_OPSET,
     check: bool = True,
+    graph: str = DEFAULT_GRAPH,
     **metadata_overrides: Any,
 ) -> ExportReport:
     """:func:`export_onnx`, returning also the parity figure, time and file size."""
+    if graph not in GRAPHS:
+        raise ExportError(f"graph={graph!r}: expected one of {', '.join(GRAPHS)} (--graph)")
     out_path = check_output_path(out_path, overwrite)
     model, model_path, run = _resolve_source(model_or_run)
     config = _load_config(config, run, model_path)
@@ -196,7 +221,7 @@ def export_onnx_report(
     _check_keras_model(model, model_path)
 
     start = time.perf_counter()
-    proto = _convert(model, info, opset)
+    proto = _convert(model, info, opset, graph)
     max_abs_diff = None
     with atomic_output(out_path, overwrite) as tmp:
         _save(proto, tmp)
@@ -210,7 +235,7 @@ def export_onnx_report(
             )
     seconds = time.perf_counter() - start
     size = out_path.stat().st_size
-    log.info("exported %s (%.1f MB) in %.1f s", out_path, size / 1e6, seconds)
+    log.info("exported %s graph %s (%.1f MB) in %.1f s", graph, out_path, size / 1e6, seconds)
     return ExportReport(written, out_path, max_abs_diff, seconds, size)
 
 
@@ -429,10 +454,50 @@ def _check_keras_model(model: Any, model_path: Path | None) -> None:
         )
 
 
-def _convert(model: Any, info: ModelInfo, opset: int):
-    """tf2onnx conversion, named dynamic axes, renamed output, metadata."""
+def _convert(model: Any, info: ModelInfo, opset: int, graph_kind: str = DEFAULT_GRAPH):
+    """The ONNX graph (fast writer or tf2onnx), named dynamic axes, output name, metadata."""
     _import_keras()
     import onnx
+
+    if graph_kind == "fast":
+        from .onnx_graph import fast_graph
+
+        proto = fast_graph(
+            model, input_name=info.input_name, output_name=info.output_name, opset=opset
+        )
+    else:
+        proto = _tf2onnx(model, info, opset)
+    graph = proto.graph
+    _rename_output(graph, info.output_name)
+    for value in (graph.input[0], graph.output[0]):
+        dims = value.type.tensor_type.shape.dim
+        for dim, axis in zip(dims, _DYNAMIC_AXES, strict=False):
+            if dim.HasField("dim_value"):
+                raise ExportError(
+                    f"converted graph fixed the {axis} of {value.name!r} to {dim.dim_value}; "
+                    "the model must accept any size"
+                )
+            dim.dim_param = axis
+    preset = f" {info.preset}" if info.preset else ""
+    proto.doc_string = (
+        f"Mars crater segmentation UNet{preset} (DeLatte et al. 2018): "
+        f"{info.input_name} (N, H, W, 1) -> {info.output_name} (N, H, W, 1); {graph_kind} "
+        "graph written by training.export. Contract in the crater.* metadata; read it with "
+        "geocore.model_info.read_model_info."
+    )
+    del proto.metadata_props[:]
+    for key, value in info.to_metadata().items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as err:
+        raise ExportError(f"the converted ONNX model is not valid: {err}") from err
+    return proto
+
+
+def _tf2onnx(model: Any, info: ModelInfo, opset: int):
+    """tf2onnx's conversion, checked to have one input and one output."""
     import tensorflow as tf
     import tf2onnx
 
@@ -448,30 +513,6 @@ def _convert(model: Any, info: ModelInfo, opset: int):
             f"converted graph has {len(graph.input)} inputs and {len(graph.output)} outputs; "
             "expected one of each"
         )
-    _rename_output(graph, info.output_name)
-    for value in (graph.input[0], graph.output[0]):
-        dims = value.type.tensor_type.shape.dim
-        for dim, axis in zip(dims, _DYNAMIC_AXES, strict=False):
-            if dim.HasField("dim_value"):
-                raise ExportError(
-                    f"converted graph fixed the {axis} of {value.name!r} to {dim.dim_value}; "
-                    "the model must accept any size"
-                )
-            dim.dim_param = axis
-    preset = f" {info.preset}" if info.preset else ""
-    proto.doc_string = (
-        f"Mars crater segmentation UNet{preset} (DeLatte et al. 2018): "
-        f"{info.input_name} (N, H, W, 1) -> {info.output_name} (N, H, W, 1). "
-        "Contract in the crater.* metadata; read it with geocore.model_info.read_model_info."
-    )
-    del proto.metadata_props[:]
-    for key, value in info.to_metadata().items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    try:
-        onnx.checker.check_model(proto)
-    except onnx.checker.ValidationError as err:
-        raise ExportError(f"the converted ONNX model is not valid: {err}") from err
     return proto
 
 
@@ -514,7 +555,7 @@ def _parity(model: Any, path: Path, info: ModelInfo) -> float:
         raise ExportError(
             f"Keras and onnxruntime disagree: max |diff| = {diff:.3g} on a random "
             f"{PARITY_SHAPE} input (tolerance {PARITY_TOLERANCE:g}); nothing was written. "
-            "Try another --opset"
+            "Try --graph tf2onnx or another --opset"
         )
     return diff
 
@@ -560,6 +601,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="what the model draws (default: the run's config.target_kind)",
     )
     p.add_argument(
+        "--graph",
+        choices=GRAPHS,
+        default=DEFAULT_GRAPH,
+        help="fast: NCHW / space-to-depth graph written from the weights (default, ~1.2x "
+        "faster on the CPU); tf2onnx: tf2onnx's conversion (for comparison, or for layers "
+        "the fast writer does not know)",
+    )
+    p.add_argument(
         "--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})"
     )
     p.add_argument(
@@ -588,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
             overwrite=args.overwrite,
             opset=args.opset,
             check=not args.no_check,
+            graph=args.graph,
             **overrides,
         )
     except GeocoreError as err:
@@ -602,7 +652,10 @@ def main(argv: list[str] | None = None) -> int:
         else f"max |Keras - onnxruntime| = {report.max_abs_diff:.2e} on a random "
         f"{'x'.join(map(str, PARITY_SHAPE))} input (tolerance {PARITY_TOLERANCE:g})"
     )
-    print(f"wrote {report.path} ({report.size_bytes / 1e6:.2f} MB) in {report.seconds:.1f} s")
+    print(
+        f"wrote {report.path} ({args.graph} graph, {report.size_bytes / 1e6:.2f} MB) in "
+        f"{report.seconds:.1f} s"
+    )
     print(f"parity: {parity}")
     print(report.info.summary())
     return 0

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from geocore.errors import CancelledError, GeocoreError, ModelError
-from geocore.inference import OnnxCraterModel, default_providers
+from geocore.inference import (
+    DEFAULT_OVERLAP_PX,
+    DEFAULT_WINDOW_PX,
+    OnnxCraterModel,
+    default_overlap_px,
+    default_providers,
+    default_window_px,
+)
 from geocore.model_info import ModelInfo
 
 onnx = pytest.importorskip("onnx")
@@ -356,6 +363,26 @@ def test_progress_is_called_after_each_batch(conv):
         progress=lambda done, total: calls.append((done, total)),
     )
     assert calls == [(3, 8), (6, 8), (8, 8)]
+
+
+def test_default_windows(conv, pooled):
+    assert (DEFAULT_WINDOW_PX, DEFAULT_OVERLAP_PX) == (1024, 256)
+    assert default_overlap_px(DEFAULT_WINDOW_PX) == DEFAULT_OVERLAP_PX
+    assert default_window_px(512) == 1024 and default_window_px(1536) == 1536
+    assert [default_overlap_px(w, 4) for w in (4, 8, 16, 64)] == [0, 4, 4, 16]
+    calls = []
+    # 1500 x 2200: padded 1536 x 2304, windows of 1024 every 768 px: 2 x 3
+    image = image_of((1500, 2200), seed=6)
+    out = conv.predict(image, progress=lambda *a: calls.append(a))
+    assert calls[-1] == (6, 6)
+    explicit = conv.predict(image, window_px=1024, overlap_px=256)
+    np.testing.assert_array_equal(out, explicit)
+    calls.clear()  # an explicit window gets a quarter of it as overlap: 512 -> 128
+    conv.predict(image_of((300, 517)), window_px=512, progress=lambda *a: calls.append(a))
+    assert calls == [(1, 2), (2, 2)]  # padded 384 x 640: one row of windows at 0 and 128
+    calls.clear()  # the pooling model (multiple 4, tile 64) gets the same default window
+    pooled.predict(image_of((100, 1100), seed=3), progress=lambda *a: calls.append(a))
+    assert calls[-1] == (2, 2)  # 100 x 1100: windows of 1024 at 0 and 76 (1100 - 1024)
 
 
 def test_default_batch_on_the_cpu_is_one_window(conv):

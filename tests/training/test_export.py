@@ -258,3 +258,142 @@ def test_model_that_is_not_a_one_band_unet(tmp_path):
     fixed = keras.Model(inputs, keras.layers.Conv2D(1, 1)(inputs))
     with pytest.raises(ExportError, match=r"input shape \(None, 128, 128, 1\); rebuild it"):
         export_onnx(fixed, tmp_path / "m.onnx", config=CONFIG, dataset_info=DATASET)
+
+
+# ---------------------------------------------------------------- the two graphs
+def test_fast_graph_is_the_default_and_tf2onnx_is_kept(exported, tmp_path):
+    run, report = exported
+    fast = onnx.load(str(report.path))
+    ops = {node.op_type for node in fast.graph.node}
+    assert {"SpaceToDepth", "DepthToSpace", "Resize"} <= ops and "Tile" not in ops
+    assert "fast graph" in fast.doc_string
+    out = tmp_path / "tf.onnx"
+    tf_report = export_onnx_report(run, out, graph="tf2onnx")
+    assert tf_report.max_abs_diff < export.PARITY_TOLERANCE
+    assert "SpaceToDepth" not in {node.op_type for node in onnx.load(str(out)).graph.node}
+    assert read_model_info(out) == report.info  # same contract, same metadata
+    x = np.random.default_rng(3).uniform(-1, 1, (2, 128, 256, 1)).astype(np.float32)
+    a, b = (session(p).run(["probability"], {"image": x})[0] for p in (report.path, out))
+    assert np.abs(a - b).max() < 1e-5
+
+
+def small_model(kernel=(3, 5)):
+    """Rectangular kernels, a linear conv without bias, two skips: beyond build_unet."""
+    inputs = keras.Input(shape=(None, None, 1), name="image")
+    c0 = keras.layers.Conv2D(4, kernel, padding="same", activation="relu")(inputs)
+    p0 = keras.layers.AveragePooling2D(2)(c0)
+    c1 = keras.layers.Conv2D(6, 5, padding="same", activation="relu")(p0)
+    p1 = keras.layers.AveragePooling2D(2)(c1)
+    c2 = keras.layers.Conv2D(6, 3, padding="same", use_bias=False)(p1)
+    u1 = keras.layers.UpSampling2D(2)(c2)
+    a1 = keras.layers.Add()([u1, c1])  # an upsampled tensor added before any conv
+    u0 = keras.layers.UpSampling2D(2)(a1)
+    c3 = keras.layers.Conv2D(4, kernel[::-1], padding="same", activation="relu")(u0)
+    a0 = keras.layers.Add()([c3, c0])
+    out = keras.layers.Conv2D(1, 1, activation="sigmoid")(a0)
+    return keras.Model(inputs, out)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: small_model((3, 5)),
+        lambda: small_model((7, 1)),
+        lambda: build_unet(preset_config("O-4", filter_multiple=0.25)),  # 7x7 UNet
+    ],
+)
+def test_fast_graph_matches_keras_beyond_3x3(tmp_path, make):
+    keras.utils.set_random_seed(2)
+    net = make()
+    report = export_onnx_report(net, tmp_path / "m.onnx", config=CONFIG, dataset_info=DATASET)
+    assert report.max_abs_diff < export.PARITY_TOLERANCE
+
+
+def test_fast_graph_refuses_unknown_layers(tmp_path):
+    inputs = keras.Input(shape=(None, None, 1), name="image")
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.UpSampling2D(2)(x)
+    net = keras.Model(inputs, keras.layers.Conv2D(1, 1, activation="sigmoid")(x))
+    with pytest.raises(ExportError, match=r"cannot write layer .*MaxPooling2D.*--graph tf2onnx"):
+        export_onnx(net, tmp_path / "m.onnx", config=CONFIG, dataset_info=DATASET)
+    assert list(tmp_path.iterdir()) == []
+    info = export_onnx(net, tmp_path / "m.onnx", config=CONFIG, graph="tf2onnx")
+    assert read_model_info(tmp_path / "m.onnx") == info
+
+
+def test_bad_graph_and_opset(tmp_path, model):
+    with pytest.raises(ExportError, match=r"graph='onnx': expected one of fast, tf2onnx"):
+        export_onnx(model, tmp_path / "m.onnx", config=CONFIG, graph="onnx")
+    with pytest.raises(ExportError, match=r"--opset 11: the fast graph needs opset 13"):
+        export_onnx(model, tmp_path / "m.onnx", config=CONFIG, opset=11)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_graph_option(exported, tmp_path, capsys):
+    run, _ = exported
+    out = tmp_path / "tf.onnx"
+    assert main([str(run), "--out", str(out), "--graph", "tf2onnx", "--no-check"]) == 0
+    assert "(tf2onnx graph, " in capsys.readouterr().out
+    assert "tf2onnx graph" in onnx.load(str(out)).doc_string
+
+
+# ---------------------------------------------------------------- windows vs receptive field
+def receptive_field_px(net) -> int:
+    """How far (px) from an output pixel the input pixels it depends on reach.
+
+    Follows each Keras tensor's reach ``[lo, hi]`` in input pixels around
+    ``scale * i`` for its pixel ``i``: a k x k convolution widens it by
+    ``k // 2`` of its pixels; a 2x pooling doubles the scale and reaches one
+    more pixel on the high side; a nearest 2x upsampling halves the scale
+    and reaches one more (new) pixel on the low side; an Add takes the union.
+    """
+    reach = {id(net.inputs[0]): (1, 0, 0)}
+    for layer in net.layers[1:]:
+        inputs = layer.input if isinstance(layer.input, list) else [layer.input]
+        scale, lo, hi = reach[id(inputs[0])]
+        if isinstance(layer, keras.layers.Conv2D):
+            lo, hi = lo - layer.kernel_size[0] // 2 * scale, hi + layer.kernel_size[0] // 2 * scale
+        elif isinstance(layer, keras.layers.AveragePooling2D):
+            scale, hi = 2 * scale, hi + scale
+        elif isinstance(layer, keras.layers.UpSampling2D):
+            scale //= 2
+            lo -= scale
+        elif isinstance(layer, keras.layers.Add):
+            lo, hi = min(reach[id(t)][1] for t in inputs), max(reach[id(t)][2] for t in inputs)
+        reach[id(layer.output)] = (scale, lo, hi)
+    _, lo, hi = reach[id(net.outputs[0])]
+    return max(-lo, hi)
+
+
+def test_receptive_field_of_the_paper_unets():
+    assert receptive_field_px(build_unet(preset_config("S-5"))) == 509  # 3x3
+    assert receptive_field_px(build_unet(preset_config("O-4", filter_multiple=0.25))) == 1273
+
+
+def test_stitched_windows_match_a_whole_image_run_of_a_real_unet(tmp_path):
+    """Stitched windows of an exported UNet (3x3, x1/2, random weights) vs one whole run.
+
+    The image is a multiple of 128 px, so no reflected padding is involved
+    and the comparison holds up to the image's edges.
+    """
+    from geocore.inference import DEFAULT_OVERLAP_PX, DEFAULT_WINDOW_PX, OnnxCraterModel
+
+    keras.utils.set_random_seed(0)
+    net = build_unet(preset_config("S-5"))
+    path = tmp_path / "s5.onnx"
+    export_onnx(net, path, config=CONFIG, dataset_info=DATASET, check=False)
+    engine = OnnxCraterModel.load(path, providers="cpu", threads=2)
+    image = np.random.default_rng(4).integers(1, 256, (1536, 1408)).astype(np.uint8)
+    x = engine.info.scale_input(image)[None, :, :, None].astype(np.float32)
+    whole = engine.session.run(["probability"], {"image": x})[0][0, :, :, 0]
+
+    def deviation(**windows):
+        return float(np.abs(engine.predict(image, **windows) - whole).max())
+
+    # every kept pixel 512 px inside its window, beyond the receptive field (509): equal
+    assert deviation(window_px=1152, overlap_px=1024) < 1e-5
+    # the defaults keep 128 px: not equal, but close (5-100x closer than 512 / 128)
+    assert (DEFAULT_WINDOW_PX, DEFAULT_OVERLAP_PX) == (1024, 256)
+    assert deviation() < 1e-4
+    assert deviation(window_px=512, overlap_px=128) > 1e-4
