@@ -22,6 +22,7 @@ training job.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -31,7 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ImageSet", "evaluate_model", "load_image_set", "main", "metrics_table"]
+__all__ = [
+    "ImageSet",
+    "evaluate_model",
+    "load_image_set",
+    "main",
+    "metrics_table",
+    "settings_grid",
+]
 
 log = logging.getLogger(__name__)
 
@@ -95,18 +103,24 @@ def _read_gray(path: Path) -> np.ndarray:
 def evaluate_model(
     model,
     images: ImageSet,
-    thresholds: list[float] | None = None,
+    settings: list[dict] | None = None,
     *,
     min_diameter_km: float = 2.0,
     max_diameter_km: float = 32.0,
-    method: str | None = None,
-) -> dict[float, object]:
-    """Metrics of ``model`` on ``images`` for each threshold (default: the model's).
+) -> list[tuple[dict, object]]:
+    """Metrics of ``model`` on ``images`` for each extraction setting.
+
+    Parameters
+    ----------
+    settings : list of dict, optional
+        Overrides of the model's extraction parameters
+        (:meth:`geocore.extraction.ExtractionParams.for_model`), e.g.
+        ``[{"threshold": 0.3}, {"threshold": 0.4}]``; default: the model's own.
 
     Returns
     -------
-    dict
-        threshold -> :class:`geocore.metrics.Metrics` (pixel mode, per image).
+    list of (dict, Metrics)
+        Each setting with its :class:`geocore.metrics.Metrics` (pixel mode, per image).
     """
     from geocore.crater import CraterCatalog
     from geocore.detection import ArraySource, detect_craters
@@ -115,40 +129,70 @@ def evaluate_model(
     from geocore.metrics import evaluate
 
     info = model.info
-    thresholds = thresholds or [info.threshold]
-    overrides = {} if method is None else {"method": method}
-    params = {t: ExtractionParams.for_model(info, threshold=t, **overrides) for t in thresholds}
-    found: dict[float, list] = {t: [] for t in thresholds}
+    settings = settings or [{}]
+    params = [ExtractionParams.for_model(info, **s) for s in settings]
+    found: list[list] = [[] for _ in settings]
     region = None
     for path in images.paths:
         pixels = _read_gray(path)
         grid = PixelGrid.from_resolution(pixels.shape[1], pixels.shape[0], images.resolution_m)
         region = region or grid
+        if pixels.shape != (region.height, region.width):
+            raise SystemExit(f"error: {path.name} is not {region.width} x {region.height} px")
         source = ArraySource(pixels, grid, nodata=None, name=path.name)
         cache: dict[str, np.ndarray] = {}
 
         def predictor(image, cache=cache, **kwargs):
-            if "prob" not in cache:  # one network run per image, reused for every threshold
+            if "prob" not in cache:  # one network run per image, reused for every setting
                 cache["prob"] = model.predict(image, **kwargs)
             return cache["prob"]
 
-        for t in thresholds:
+        for i, p in enumerate(params):
             craters = detect_craters(
-                source, predictor, model_resolution_m=info.resolution_m, extraction=params[t],
+                source, predictor, model_resolution_m=info.resolution_m, extraction=p,
                 min_diameter_km=min_diameter_km / 1.25, max_diameter_km=max_diameter_km * 1.25,
             )  # fmt: skip
-            found[t].append(craters)
-        if pixels.shape != (region.height, region.width):
-            raise SystemExit(f"error: {path.name} is not {region.width} x {region.height} px")
-    out = {}
-    for t in thresholds:
-        detected = CraterCatalog.concat(found[t]) if found[t] else CraterCatalog.empty()
-        detected = _pixel_only(detected)
-        out[t] = evaluate(
-            detected, _pixel_only(images.truth), region=region, mode="pixel",
+            found[i].append(craters)
+    out = []
+    for setting, p, craters in zip(settings, params, found, strict=True):
+        detected = CraterCatalog.concat(craters) if craters else CraterCatalog.empty()
+        metrics = evaluate(
+            _pixel_only(detected), _pixel_only(images.truth), region=region, mode="pixel",
             min_diameter_km=min_diameter_km, max_diameter_km=max_diameter_km,
         )  # fmt: skip
+        out.append(({"threshold": p.threshold, **setting}, metrics))
     return out
+
+
+def settings_grid(thresholds=None, method=None, sweeps=()) -> list[dict]:
+    """Every combination of thresholds and ``KEY=V1,V2`` sweeps of extraction fields.
+
+    Examples
+    --------
+    >>> grid = settings_grid([0.3, 0.4], sweeps=["correlation_threshold=0.4,0.5"])
+    >>> [(s["threshold"], s["correlation_threshold"]) for s in grid]
+    [(0.3, 0.4), (0.3, 0.5), (0.4, 0.4), (0.4, 0.5)]
+    """
+    axes: list[list[tuple[str, object]]] = []
+    if thresholds:
+        axes.append([("threshold", float(t)) for t in thresholds])
+    if method:
+        axes.append([("method", method)])
+    for sweep in sweeps:
+        key, _, values = sweep.partition("=")
+        if not key or not values:
+            raise SystemExit(
+                f"error: --sweep {sweep!r}: write KEY=V1,V2 (e.g. correlation_threshold=0.4,0.5)"
+            )
+        axes.append([(key.strip(), _number(v)) for v in values.split(",")])
+    return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
+
+
+def _number(text: str):
+    try:
+        return int(text) if text.strip().lstrip("-").isdigit() else float(text)
+    except ValueError:
+        return text.strip()
 
 
 def _pixel_only(catalog):
@@ -157,10 +201,10 @@ def _pixel_only(catalog):
     return catalog.replace(lon_deg=np.full(n, np.nan), lat_deg=np.full(n, np.nan))
 
 
-def metrics_row(threshold: float, m) -> dict:
+def metrics_row(setting: dict, m) -> dict:
     """One JSON-friendly row of figures."""
     return {
-        "threshold": threshold,
+        **setting,
         "tp": m.true_positives,
         "fp": m.false_positives,
         "fn": m.false_negatives,
@@ -192,12 +236,14 @@ def _bin_row(b) -> dict:
 
 def metrics_table(rows: list[dict]) -> str:
     """A Markdown table of ``metrics_row`` results, one line per threshold and bin."""
-    head = "| threshold | bin | TP | FP | FN | precision | recall | F1 | median dD |"
+    head = "| setting | bin | TP | FP | FN | precision | recall | F1 | median dD |"
     lines = [head, "|" + "---|" * 9]
     for r in rows:
-        for label, b in [("2-32 km", r), *[(b["bin"], b) for b in r["bins"]]]:
+        setting = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                            for k, v in r.items() if k in r["setting_keys"])  # fmt: skip
+        for label, b in [("all", r), *[(b["bin"], b) for b in r["bins"]]]:
             lines.append(
-                f"| {r['threshold']:.2f} | {label} | {b['tp']} | {b['fp']} | {b['fn']} | "
+                f"| {setting} | {label} | {b['tp']} | {b['fp']} | {b['fn']} | "
                 f"{b['precision']:.3f} | {b['recall']:.3f} | {b['f1']:.3f} | "
                 f"{b['median_diameter_error']:.3f} |"
             )
@@ -224,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source-resolution-m", type=float, default=100.0, help="images' m/px")
     p.add_argument("--threshold", type=float, nargs="+", help="probability threshold(s)")
     p.add_argument("--method", choices=("fast", "template"), help="extraction method")
+    p.add_argument(
+        "--sweep", action="append", default=[], metavar="KEY=V1,V2",
+        help="also try these values of an extraction field (ExtractionParams), e.g. "
+        "correlation_threshold=0.4,0.5; every combination is evaluated",
+    )  # fmt: skip
     p.add_argument("--min-diameter-km", type=float, default=2.0)
     p.add_argument("--max-diameter-km", type=float, default=32.0)
     p.add_argument("--limit", type=int, help="evaluate on the first N images only")
@@ -253,15 +304,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.limit and ids is None:
             images = ImageSet(images.paths[: args.limit], images.truth, images.resolution_m)
         start = time.perf_counter()
+        settings = settings_grid(args.threshold, args.method, args.sweep)
         results = evaluate_model(
-            model, images, args.threshold, min_diameter_km=args.min_diameter_km,
-            max_diameter_km=args.max_diameter_km, method=args.method,
+            model, images, settings, min_diameter_km=args.min_diameter_km,
+            max_diameter_km=args.max_diameter_km,
         )  # fmt: skip
     except GeocoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     seconds = time.perf_counter() - start
-    rows = [metrics_row(t, m) for t, m in results.items()]
+    rows = [metrics_row(setting, m) for setting, m in results]
+    for row, (setting, _) in zip(rows, results, strict=True):
+        row["setting_keys"] = list(setting)
     print(f"{len(images.paths)} images, {seconds:.1f} s; model {args.model}")
     print(metrics_table(rows))
     if args.json:

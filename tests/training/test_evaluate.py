@@ -78,7 +78,7 @@ def test_threshold_sweep_runs_the_network_once_per_image(data, model_path, tmp_p
     assert main([*args, "--threshold", "0.3", "0.9", "--min-diameter-km", "3"]) == 0
     rows = json.loads(out.read_text())["results"]
     assert [r["threshold"] for r in rows] == [0.3, 0.9]
-    assert "| 0.30 | 2-32 km |" in capsys.readouterr().out
+    assert "| threshold 0.3 | all |" in capsys.readouterr().out
 
 
 def test_validation_split_of_a_run(data, model_path, tmp_path):
@@ -109,3 +109,13 @@ def test_images_named_in_a_file(data, model_path, tmp_path):
     assert main([*args, "--min-diameter-km", "3"]) == 0
     report = json.loads(out.read_text())
     assert report["images"] == 2 and report["results"][0]["tp"] == 2
+
+
+def test_sweep_of_an_extraction_field(data, model_path, tmp_path):
+    out = tmp_path / "grid.json"
+    args = [str(model_path), "--data", str(data), "--split", "all", "--json", str(out)]
+    args += ["--threshold", "0.5", "--sweep", "correlation_threshold=0.4,0.6"]
+    assert main([*args, "--min-diameter-km", "3"]) == 0
+    rows = json.loads(out.read_text())["results"]
+    assert [(r["threshold"], r["correlation_threshold"]) for r in rows] == [(0.5, 0.4), (0.5, 0.6)]
+    assert all(r["tp"] == 4 for r in rows)
