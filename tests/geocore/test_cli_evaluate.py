@@ -117,7 +117,8 @@ def test_pixel_detections_against_yolo_labels(tmp_path, capsys):
     det.write_text(
         "source,x_px,y_px,diameter_px,diameter_km\n"
         "a.png,51,49,22,2.2\n"  # matches a's crater
-        "a.png,12,50,20,2.0\n"  # the cut crater, found by a detection inside the image
+        "a.png,-4,50,28,2.8\n"  # the cut crater (its box completed to a 30 px circle at x -5.5):
+        # both cross the image edge, so the pair is matched and ignored
         "b.png,80,80,30,3.0\n"  # wrong place in b: FP, and b's crater an FN
     )
     argv = ["evaluate", str(det), "--catalog", str(labels), "--yolo-images", str(images),
@@ -125,8 +126,8 @@ def test_pixel_detections_against_yolo_labels(tmp_path, capsys):
     assert main(argv) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["mode"] == "pixel" and data["region"] == "pixel grid 100 x 100 px"
-    assert (data["true_positives"], data["false_positives"], data["false_negatives"]) == (2, 1, 1)
-    assert data["median_diameter_error"] == pytest.approx((0.1 + 0.0) / 2)
+    assert (data["true_positives"], data["false_positives"], data["false_negatives"]) == (1, 1, 1)
+    assert data["median_diameter_error"] == pytest.approx(0.1)  # 22 px for 20 px
 
 
 @pytest.mark.realdata

@@ -369,3 +369,112 @@ def test_seed_ring_mask_crop_recovers_the_robbins_craters(shared_data):
     m = evaluate(found, truth, region=grid, min_diameter_km=3.71, max_diameter_km=63.9)
     assert m.true_positives > 30
     assert m.precision >= 0.98 and m.recall >= 0.95
+
+
+# ------------------------------------------------- fast method: the steps inside
+def test_extraction_error_lives_in_errors_and_is_re_exported():
+    from geocore import errors
+
+    assert ExtractionError is errors.ExtractionError
+    assert issubclass(ExtractionError, GeocoreError) and issubclass(ExtractionError, ValueError)
+
+
+def test_small_outline_craters_on_a_larger_ones_rim_are_found():
+    # painter's order: the large crater is drawn first and five small ones on its rim clear
+    # their holes in it; the one whose outline merges into the large annulus is found by
+    # the second search, where the craters found first are erased
+    angles = np.linspace(0.0, 2.0 * np.pi, 5, endpoint=False) + 0.3
+    x = np.r_[64.0, 64.0 + 24.0 * np.cos(angles)]
+    y = np.r_[64.0, 64.0 + 24.0 * np.sin(angles)]
+    truth = pixel_catalog(x, y, np.r_[24.0, np.full(5, 9.0)])
+    grid, mask = target_map(128, truth, "outline")
+    params = ExtractionParams(target_kind="outline", min_radius_px=6, max_radius_px=40)
+    found = extract_craters(mask, grid, params)
+    assert len(found) == 6
+    for xi, yi, ri in zip(x, y, truth.diameter_px / 2, strict=True):
+        i = int(np.argmin(np.hypot(found.x_px - xi, found.y_px - yi)))
+        assert math.hypot(found.x_px[i] - xi, found.y_px[i] - yi) < 1.0
+        assert found.diameter_px[i] / 2 == pytest.approx(ri, rel=0.05)
+
+
+def test_isolated_specks_give_no_coarse_candidates():
+    from geocore.coarse_search import coarse_candidates, coarse_radii, despeckle
+
+    rng = np.random.default_rng(7)
+    specks = np.zeros((256, 256), dtype=bool)  # at most one per 3 x 3 cell: isolated
+    specks[1::3, 1::3] = rng.random((85, 85)) < 0.03
+    radii, levels = coarse_radii(6.0, 40.0, 4, 2.0)
+    geometry = RimGeometry("ring", 4.0)
+
+    def candidates(evidence):
+        return coarse_candidates(evidence, geometry, 0.0, None, radii, levels, 0.3)[0].size
+
+    assert candidates(specks) > 0  # each speck answers the coarse search
+    cleaned = despeckle(specks)
+    assert not cleaned.any()
+    assert candidates(cleaned) == 0
+    # what is not isolated stays: a ring and a speck touching it
+    _, ring = target_map(64, pixel_catalog(32.0, 32.0, 12.0), "ring")
+    ring = ring.astype(bool)
+    ring[32, 32 + 15] = True
+    np.testing.assert_array_equal(despeckle(ring), ring)
+
+
+def test_coarse_correlation_peaks_match_the_template_engine():
+    from geocore.coarse_search import _Block
+    from geocore.template_matching import match_templates
+
+    rng = np.random.default_rng(2)
+    counts = rng.integers(0, 17, (150, 170)) * (rng.random((150, 170)) < 0.3)
+    template = render_template(RimGeometry("ring", 4.0), 11.0, 1.1, scale=4, soft=True)
+    block = _Block(counts.astype(np.uint16), 0, 150, 0, 170, 8, 10)
+    col, row, _, score = block.peaks(template, 0.3, 11.0)
+    ref = match_templates((counts / 16.0).astype(np.float32), [11.0], lambda r, k: template, 0.3)
+    assert col.size > 20
+    mine = dict(zip(zip(col.tolist(), row.tolist(), strict=True), score.tolist(), strict=True))
+    where = zip(ref[0].tolist(), ref[1].tolist(), strict=True)
+    theirs = dict(zip(where, ref[3].tolist(), strict=True))
+    assert mine.keys() == theirs.keys()
+    assert max(abs(mine[p] - theirs[p]) for p in mine) < 1e-5
+
+
+def test_block_counts_and_edge_band_match_simple_references():
+    from geocore.coarse_search import block_counts, edge_band
+
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        h, w = rng.integers(1, 40, 2)
+        mask = rng.random((h, w)) < rng.uniform(0.3, 0.99)
+        for s in (1, 2, 4, 8):
+            padded = np.zeros((-(-h // s) * s, -(-w // s) * s), dtype=int)
+            padded[:h, :w] = mask
+            expect = padded.reshape(padded.shape[0] // s, s, padded.shape[1] // s, s).sum((1, 3))
+            np.testing.assert_array_equal(block_counts(mask, s), expect)
+        # a pixel is in the band when an unset pixel lies within 3 px (chessboard)
+        unset = np.pad(~mask, 3, constant_values=False)
+        near = np.zeros_like(mask)
+        for dy, dx in itertools.product(range(7), repeat=2):
+            near |= unset[dy : dy + h, dx : dx + w]
+        np.testing.assert_array_equal(edge_band(mask, 3), mask & near)
+
+
+def test_vectorised_suppression_keeps_what_a_simple_greedy_loop_keeps():
+    from geocore.crater_duplicates import duplicate_pairs_px, suppress
+
+    rng = np.random.default_rng(9)
+    for trial in range(30):
+        n = int(rng.integers(1, 150))
+        x, y = rng.uniform(0, 60, n), rng.uniform(0, 60, n)
+        r = rng.uniform(2, 12, n)
+        score = rng.random(n).round(1 if trial % 2 else 6)  # ties too
+        # the reference: best first (ties: earlier first), drop what a kept one duplicates
+        keep = np.zeros(n, dtype=bool)
+        for i in np.lexsort((np.arange(n), -score)):
+            kept = np.flatnonzero(keep)
+            rmin = np.minimum(r[i], r[kept])
+            d2 = ((x[i] - x[kept]) ** 2 + (y[i] - y[kept]) ** 2) / rmin**2
+            if not np.any((d2 < 0.5) & (np.abs(r[i] - r[kept]) / rmin < 0.25)):
+                keep[i] = True
+        i, j = duplicate_pairs_px(x, y, r, None, 0.5, 0.25)
+        np.testing.assert_array_equal(suppress(score, i, j), keep)
+        np.testing.assert_array_equal(suppress(score, i, j, max_rounds=1), keep)
