@@ -107,6 +107,7 @@ def evaluate_model(
     *,
     min_diameter_km: float = 2.0,
     max_diameter_km: float = 32.0,
+    overlays: str | Path | None = None,
 ) -> list[tuple[dict, object]]:
     """Metrics of ``model`` on ``images`` for each extraction setting.
 
@@ -116,6 +117,9 @@ def evaluate_model(
         Overrides of the model's extraction parameters
         (:meth:`geocore.extraction.ExtractionParams.for_model`), e.g.
         ``[{"threshold": 0.3}, {"threshold": 0.4}]``; default: the model's own.
+    overlays : path, optional
+        Folder for one PNG per image: the image with the labelled craters (blue)
+        and the craters found with the first setting (red).
 
     Returns
     -------
@@ -153,6 +157,9 @@ def evaluate_model(
                 min_diameter_km=min_diameter_km / 1.25, max_diameter_km=max_diameter_km * 1.25,
             )  # fmt: skip
             found[i].append(craters)
+        if overlays is not None:
+            _write_overlay(Path(overlays) / (path.stem + ".png"), pixels, found[0][-1],
+                           images.truth[images.truth.source == path.name])  # fmt: skip
     out = []
     for setting, p, craters in zip(settings, params, found, strict=True):
         detected = CraterCatalog.concat(craters) if craters else CraterCatalog.empty()
@@ -193,6 +200,20 @@ def _number(text: str):
         return int(text) if text.strip().lstrip("-").isdigit() else float(text)
     except ValueError:
         return text.strip()
+
+
+def _write_overlay(path: Path, pixels: np.ndarray, found, truth) -> None:
+    from PIL import Image, ImageDraw
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(pixels).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for catalog, colour in ((truth, (40, 200, 255)), (found, (255, 64, 32))):
+        if not len(catalog) or catalog.x_px is None:
+            continue
+        for x, y, d in zip(catalog.x_px, catalog.y_px, catalog.diameter_px, strict=True):
+            draw.ellipse((x - d / 2, y - d / 2, x + d / 2, y + d / 2), outline=colour, width=2)
+    image.save(path)
 
 
 def _pixel_only(catalog):
@@ -279,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-diameter-km", type=float, default=32.0)
     p.add_argument("--limit", type=int, help="evaluate on the first N images only")
     p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument(
+        "--overlays", help="folder for one PNG per image: labels (blue) and craters found (red)"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -307,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_grid(args.threshold, args.method, args.sweep)
         results = evaluate_model(
             model, images, settings, min_diameter_km=args.min_diameter_km,
-            max_diameter_km=args.max_diameter_km,
+            max_diameter_km=args.max_diameter_km, overlays=args.overlays,
         )  # fmt: skip
     except GeocoreError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -119,3 +119,12 @@ def test_sweep_of_an_extraction_field(data, model_path, tmp_path):
     rows = json.loads(out.read_text())["results"]
     assert [(r["threshold"], r["correlation_threshold"]) for r in rows] == [(0.5, 0.4), (0.5, 0.6)]
     assert all(r["tp"] == 4 for r in rows)
+
+
+def test_overlays_are_written_per_image(data, model_path, tmp_path):
+    out = tmp_path / "overlays"
+    args = [str(model_path), "--data", str(data), "--split", "all", "--overlays", str(out)]
+    assert main(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "c.png"]
+    with Image.open(out / "a.png") as im:
+        assert im.mode == "RGB" and im.size == (SIZE_PX, SIZE_PX)
