@@ -8,7 +8,7 @@ QGIS_VENV := .venv-qgis
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SHARED_DATA ?= ../shared/data
 
-.PHONY: all venv qgis-venv qgis demo test test-core test-qgis lint bench clean plugin
+.PHONY: all venv qgis-venv qgis demo demo-real test test-core test-qgis lint bench clean plugin
 
 all: test
 
@@ -39,6 +39,13 @@ qgis-venv: $(QGIS_VENV)/.installed
 
 demo: venv
 	$(VENV)/bin/python -m geocore demo --out demo_output --overwrite $(DEMO_ARGS)
+
+# The same model on the real THEMIS Day IR images it never trained on (needs ../shared/data):
+# precision, recall, F1 per diameter bin, and one overlay PNG per image in demo_output/real/.
+demo-real: venv
+	$(VENV)/bin/python -m training.evaluate geocore/models/crater_default.onnx \
+	  --data $(SHARED_DATA)/themis_dayir_100m/train --ids geocore/models/crater_default_validation.txt \
+	  --overlays demo_output/real --json demo_output/real/metrics.json
 
 test: test-core test-qgis
 

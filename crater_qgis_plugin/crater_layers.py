@@ -60,14 +60,17 @@ CRATER_FIELDS: tuple[tuple[str, QVariant.Type, str], ...] = (
     ("diameter_px", QVariant.Double, "diameter along a meridian, input raster pixels"),
 )
 
-#: Confidence classes of the crater style: (low, high, colour).
+#: Confidence classes of the crater style: (low, high, colour); bright colours, so
+#: that outlines stay visible over dark and light grey images alike.
 _CONFIDENCE_CLASSES = (
-    (0.0, 0.5, "#fde725"),
-    (0.5, 0.7, "#5ec962"),
-    (0.7, 0.8, "#21918c"),
-    (0.8, 0.9, "#3b528b"),
-    (0.9, 1.0, "#440154"),
+    (0.0, 0.5, "#ffff33"),
+    (0.5, 0.7, "#ffd000"),
+    (0.7, 0.8, "#ff9900"),
+    (0.8, 0.9, "#ff5500"),
+    (0.9, 1.0, "#ff0000"),
 )
+#: Outline width of crater circles, mm.
+_OUTLINE_WIDTH_MM = 0.7
 _N_VERTICES = 64
 
 
@@ -271,12 +274,18 @@ def _symbol(geometry_type, colour: str):
             {"name": "cross2", "color": colour, "outline_color": colour, "size": "2.5"}
         )
     return QgsFillSymbol.createSimple(
-        {"style": "no", "outline_color": colour, "outline_width": "0.5", "outline_style": "solid"}
+        {
+            "style": "no",
+            "outline_color": colour,
+            "outline_width": f"{_OUTLINE_WIDTH_MM:g}",
+            "outline_width_unit": "MM",
+            "outline_style": "solid",
+        }
     )
 
 
 def style_crater_layer(layer: QgsVectorLayer) -> None:
-    """Colour craters by confidence (graduated, yellow = low to purple = high), no fill."""
+    """Colour craters by confidence (graduated, yellow = low to red = high), no fill."""
     geometry_type = layer.geometryType()
     ranges = []
     for low, high, colour in _CONFIDENCE_CLASSES:
