@@ -601,6 +601,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="what the model draws (default: the run's config.target_kind)",
     )
     p.add_argument(
+        "--extraction",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="crater extraction setting stored in the model (a geocore ExtractionParams field, "
+        "e.g. correlation_threshold=0.5); repeat for several",
+    )
+    p.add_argument(
         "--graph",
         choices=GRAPHS,
         default=DEFAULT_GRAPH,
@@ -618,6 +626,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _extraction_settings(items: list[str]) -> dict:
+    """``["correlation_threshold=0.5", ...]`` -> a checked extraction dict."""
+    from geocore.extraction import ExtractionParams
+
+    settings: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ExportError(
+                f"--extraction {item!r}: write KEY=VALUE, e.g. correlation_threshold=0.5"
+            )
+        text = value.strip()
+        try:
+            settings[key.strip()] = int(text) if text.lstrip("-").isdigit() else float(text)
+        except ValueError:
+            settings[key.strip()] = text
+    ExtractionParams.from_dict(settings)  # an unknown key or a bad value fails here, named
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 on an expected error)."""
     args = build_parser().parse_args(argv)
@@ -631,6 +659,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) is not None
     }
     try:
+        if args.extraction:
+            overrides["extraction"] = _extraction_settings(args.extraction)
         report = export_onnx_report(
             args.source,
             args.out,

@@ -164,6 +164,21 @@ def test_cli_exports_a_keras_file_with_flags(exported, tmp_path, capsys):
     assert "already exists; pass --overwrite" in capsys.readouterr().err
 
 
+def test_cli_stores_extraction_settings(exported, tmp_path, capsys):
+    run, _ = exported
+    out = tmp_path / "tuned.onnx"
+    argv = [str(run), "--out", str(out), "--no-check", "--extraction", "correlation_threshold=0.55"]
+    assert main([*argv, "--extraction", "method=fast", "--extraction", "radius_step_px=1"]) == 0
+    info = read_model_info(out)
+    assert dict(info.extraction) == {
+        "correlation_threshold": 0.55, "method": "fast", "radius_step_px": 1,
+    }  # fmt: skip
+    bad = [str(run), "--out", str(tmp_path / "bad.onnx"), "--extraction", "no_such_field=1"]
+    assert main(bad) == 2
+    assert "no_such_field" in capsys.readouterr().err
+    assert not (tmp_path / "bad.onnx").exists()
+
+
 def test_cli_reports_errors_with_status_2(tmp_path, capsys):
     assert main([str(tmp_path / "runs" / "gone"), "--out", str(tmp_path / "m.onnx")]) == 2
     assert "gone' does not exist; give a run folder" in capsys.readouterr().err
