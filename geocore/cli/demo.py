@@ -1,11 +1,13 @@
-"""``geocore demo``: the geocore pipeline on a built-in synthetic Mars scene.
+"""``geocore demo``: crater detection end to end on a built-in synthetic Mars scene.
 
-Draws a reproducible set of craters on a THEMIS tile's grid, renders them as a
-shaded-relief image, and writes everything a crater counter would look at in
-QGIS: the georeferenced scene, its outline target raster, the craters as a
-GeoPackage, CSV and craterstats ``.diam`` file, and an overlay picture. With
-``--catalog`` a real catalogue (e.g. ``../shared/data/robbins2012_pm30``) gives
-the craters instead.
+Draws a reproducible population of craters in a window of a THEMIS tile,
+renders them as a THEMIS Day IR-like image (:func:`geocore.synthetic.render_scene`),
+writes it as a georeferenced GeoTIFF in a Mars CRS, runs the crater detector
+on it exactly as ``geocore detect`` does (the bundled model unless ``--model``
+is given), and writes what a crater counter looks at in QGIS: the craters
+found as a GeoPackage, CSV and craterstats ``.diam`` file, the known craters,
+and an overlay picture. As the scene's craters are known, it prints the
+precision, recall and F1 of the detection (2-32 km by default).
 """
 
 from __future__ import annotations
@@ -19,41 +21,47 @@ from ..atomic import atomic_output
 from ..errors import OutputExistsError, OutputWriteError
 from ..themis import ThemisTile
 
+#: Colours of the overlay picture: detections, and known craters not found.
+FOUND_RGB = (255, 64, 32)
+MISSED_RGB = (40, 200, 255)
+
 
 def register(subparsers) -> None:
     """Add the ``demo`` command."""
+    import argparse
+
     p = subparsers.add_parser(
         "demo",
-        help="run geocore end to end on a built-in synthetic Mars scene",
+        help="detect craters on a built-in synthetic Mars scene and score the result",
         description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", default="demo_output", help="output folder (default demo_output)")
+    p.add_argument("--model", help="ONNX model (default: the bundled model)")
     p.add_argument("--tile", default="thm_dir_N-30_090", help="THEMIS tile whose grid is used")
     p.add_argument(
-        "--downsample",
-        type=int,
-        default=4,
-        help="work at 1/N of the tile's 256 px/degree (default 4: 1920 px, 926 m/px)",
+        "--size-px", type=int, default=1536, help="scene side in px at 256 px/degree (1536)"
     )
-    p.add_argument("--craters", type=int, default=600, help="number of synthetic craters")
+    p.add_argument("--craters", type=int, default=400, help="number of synthetic craters (400)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the scene")
-    p.add_argument(
-        "--catalog", help="use this crater catalogue (file or folder) instead of synthetic craters"
-    )
-    p.add_argument("--min-diameter-km", type=float, default=4.0, help="smallest crater (km)")
-    p.add_argument("--max-diameter-km", type=float, default=64.0, help="largest crater (km)")
+    p.add_argument("--min-diameter-km", type=float, default=2.0, help="smallest crater scored")
+    p.add_argument("--max-diameter-km", type=float, default=32.0, help="largest crater scored")
+    p.add_argument("--threshold", type=float, help="probability threshold (default: the model's)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     """Run ``geocore demo``."""
-    from ..catalog import read_catalog
+    from ..detection import detect_craters
+    from ..extraction import ExtractionParams
     from ..geometry import lonlat_box_area_km2
-    from ..raster_io import write_geotiff
+    from ..metrics import evaluate
+    from ..raster_io import RasterioSource, write_geotiff
     from ..synthetic import random_catalog, render_scene
-    from ..targets import rasterize_targets
     from ..vector_io import write_craters
+    from ._progress import ProgressBar
+    from .detect import load_model
 
     start = time.perf_counter()
     out = Path(args.out)
@@ -63,46 +71,69 @@ def run(args) -> int:
         raise OutputExistsError(
             f"folder {str(out)!r} is not empty; pass --overwrite to replace the demo's files"
         )
-    if args.downsample < 1:
-        raise OutputWriteError(f"--downsample must be 1 or more, got {args.downsample}")
+    if not 128 <= args.size_px <= 7680:
+        raise OutputWriteError(f"--size-px must be 128..7680, got {args.size_px}")
+    args.device, args.threads = "auto", None
+    model = load_model(args)  # before writing anything: no model, no demo files
     out.mkdir(parents=True, exist_ok=True)
 
     tile = ThemisTile.from_name(args.tile)
-    grid = tile.grid.scaled(args.downsample)
-    if args.catalog:
-        craters = read_catalog(args.catalog)
-        source = args.catalog
-    else:
-        craters = random_catalog(
-            tile.bounds_deg,
-            args.craters,
-            args.min_diameter_km,
-            args.max_diameter_km,
-            seed=args.seed,
-        )
-        source = f"{args.craters} synthetic craters (seed {args.seed})"
-    craters = craters.filter(
-        bbox=tile.bounds_deg,
-        min_diameter_km=args.min_diameter_km,
-        max_diameter_km=args.max_diameter_km,
+    offset = (7680 - args.size_px) // 2
+    grid = tile.grid.window(offset, offset, args.size_px, args.size_px)
+    west, north = grid.pixel_to_lonlat(-0.5, -0.5)
+    east, south = grid.pixel_to_lonlat(args.size_px - 0.5, args.size_px - 0.5)
+    bbox = (float(west), float(south), float(east), float(north))
+    # the truth reaches below and above the scored range, as real surfaces do
+    truth = random_catalog(
+        bbox, args.craters, args.min_diameter_km / 1.5, args.max_diameter_km * 1.5, seed=args.seed
     ).with_pixels(grid)
-
-    scene = render_scene(grid, craters, seed=args.seed)
-    target = rasterize_targets(grid, craters, kind="outline")
+    scene = render_scene(grid, truth, seed=args.seed)
     write_geotiff(out / "scene.tif", scene, grid, nodata=0, overwrite=args.overwrite)
-    write_geotiff(out / "target_outline.tif", target, grid, overwrite=args.overwrite)
-    write_craters(out / "craters.gpkg", craters, overwrite=args.overwrite)
-    write_craters(out / "craters.csv", craters, overwrite=args.overwrite)
-    area_km2 = lonlat_box_area_km2(*tile.bounds_deg)
-    write_craters(out / "craters.diam", craters, overwrite=args.overwrite, area_km2=area_km2)
-    _write_overlay(out / "overlay.png", scene, target, args.overwrite)
 
-    sizes = craters.diameter_km
-    print(f"geocore demo on {tile.name} at {grid.resolution_m:.0f} m/px ({grid.width} px square)")
-    print(f"  craters: {len(craters)} from {source}")
-    if len(craters):
+    info = model.info
+    overrides = {} if args.threshold is None else {"threshold": args.threshold}
+    params = ExtractionParams.for_model(info, **overrides)
+    bar = ProgressBar("detecting craters")
+    t0 = time.perf_counter()
+    with RasterioSource(out / "scene.tif") as source:
+        try:
+            found = detect_craters(
+                source, model.predict, model_resolution_m=info.resolution_m, extraction=params,
+                min_diameter_km=args.min_diameter_km, max_diameter_km=args.max_diameter_km,
+                progress=bar,
+            )  # fmt: skip
+        finally:
+            bar.close()
+    seconds = time.perf_counter() - t0
+
+    area_km2 = lonlat_box_area_km2(*bbox)
+    write_craters(out / "craters.gpkg", found, overwrite=args.overwrite)
+    write_craters(out / "craters.csv", found, overwrite=args.overwrite)
+    write_craters(out / "craters.diam", found, overwrite=args.overwrite, area_km2=area_km2)
+    write_craters(out / "truth.gpkg", truth, overwrite=args.overwrite)
+    metrics = evaluate(
+        found, truth, region=grid,
+        min_diameter_km=args.min_diameter_km, max_diameter_km=args.max_diameter_km,
+    )  # fmt: skip
+    _write_overlay(out / "overlay.png", scene, grid, found, truth, metrics, args.overwrite)
+
+    print(
+        f"geocore demo: synthetic scene of {args.size_px} x {args.size_px} px "
+        f"({grid.resolution_m:.1f} m/px) in {tile.name}, {len(truth)} known craters"
+    )
+    print(f"model: {model.source} ({info.resolution_m:g} m/px, {info.target_kind} targets)")
+    print(f"craters found: {len(found)} in {seconds:.1f} s")
+    print(
+        f"{args.min_diameter_km:g}-{args.max_diameter_km:g} km against the known craters: "
+        f"precision {metrics.precision:.3f}, recall {metrics.recall:.3f}, F1 {metrics.f1:.3f} "
+        f"({metrics.true_positives} found, {metrics.false_positives} invented, "
+        f"{metrics.false_negatives} missed), median diameter error "
+        f"{100 * metrics.median_diameter_error:.1f} %"
+    )
+    for b in metrics.bins:
         print(
-            f"  diameters: {sizes.min():.1f}-{sizes.max():.1f} km, median {np.median(sizes):.1f} km"
+            f"  {b.label:>9}: precision {b.precision:.3f}, recall {b.recall:.3f}, "
+            f"F1 {b.f1:.3f}"
         )
     for name in sorted(p.name for p in out.iterdir()):
         print(f"  wrote {out / name}")
@@ -110,11 +141,30 @@ def run(args) -> int:
     return 0
 
 
-def _write_overlay(path: Path, scene: np.ndarray, target: np.ndarray, overwrite: bool) -> None:
-    """The scene in gray with the target outlines in orange, as a PNG."""
-    from PIL import Image
+def _write_overlay(path: Path, scene, grid, found, truth, metrics, overwrite: bool) -> None:
+    """The scene with the craters found (red) and the known craters missed (blue)."""
+    from PIL import Image, ImageDraw
 
-    rgb = np.repeat(scene[..., None], 3, axis=2)
-    rgb[target > 0] = (255, 140, 0)
+    from ..matching import match_catalogs
+
+    image = Image.fromarray(scene).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    width = max(1, round(scene.shape[0] / 768))
+    match = match_catalogs(
+        found, truth, region=grid,
+        min_diameter_km=metrics.min_diameter_km, max_diameter_km=metrics.max_diameter_km,
+    )  # fmt: skip
+    matched = np.zeros(len(truth), bool)
+    matched[match.reference_index] = True
+    counted = np.asarray(match.reference_status) == 0
+    missed = truth[np.flatnonzero(~matched & counted)]
+    for catalog, colour in ((missed, MISSED_RGB), (found, FOUND_RGB)):
+        if not len(catalog):
+            continue
+        stretch = 1.0 / np.cos(np.radians(catalog.lat_deg))
+        columns = (catalog.x_px, catalog.y_px, catalog.diameter_px, stretch)
+        for x, y, d, k in zip(*columns, strict=True):
+            rx, ry = d / 2 * k, d / 2
+            draw.ellipse((x - rx, y - ry, x + rx, y + ry), outline=colour, width=width)
     with atomic_output(path, overwrite) as tmp:
-        Image.fromarray(rgb).save(tmp, format="PNG")
+        image.save(tmp, format="PNG")

@@ -354,3 +354,20 @@ def test_module_imports_only_numpy_and_the_standard_library():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_bundled_default_model_and_its_card():
+    from pathlib import Path
+
+    from geocore.model_info import default_model_path, read_model_info
+
+    path = default_model_path()
+    assert path is not None and path.name == "crater_default.onnx"
+    info = read_model_info(path)
+    assert (info.resolution_m, info.target_kind, info.ring_width_px) == (231.5, "ring", 4.0)
+    assert info.threshold == 0.7 and dict(info.extraction) == {"correlation_threshold": 0.5}
+    assert info.epochs == 45 and "660 train / 117 val images" in info.training_data
+    held_out = (path.parent / "crater_default_validation.txt").read_text().split()
+    assert len(held_out) == 117 == len(set(held_out))
+    card = (Path(__file__).resolve().parents[2] / "MODEL_CARD.md").read_text()
+    assert "0.709" in card and "crater_default_validation.txt" in card
