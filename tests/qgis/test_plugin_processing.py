@@ -125,6 +125,54 @@ def test_provider_lists_three_algorithms(provider):
 
 
 # ------------------------------------------------------------------ detection
+def test_detectcraters_runs_inside_a_graphical_model(provider, tiny_model_path, mars_geotiff):
+    """A Processing model (as built in the Model Designer) with the algorithm as its one step."""
+    import processing
+    from qgis.core import (
+        QgsProcessingContext,
+        QgsProcessingFeedback,
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterRasterLayer,
+    )
+
+    model = QgsProcessingModelAlgorithm("Mars craters", "tests")
+    model.addModelParameter(
+        QgsProcessingParameterRasterLayer("raster", "Mars raster"),
+        QgsProcessingModelParameter("raster"),
+    )
+    step = QgsProcessingModelChildAlgorithm("craterdetect:detectcraters")
+    step.setChildId("detect")
+    source = QgsProcessingModelChildParameterSource
+    step.addParameterSources("INPUT", [source.fromModelParameter("raster")])
+    # the values the Model Designer's form fills in (the algorithm's defaults, and our choices)
+    defaults = {p.name(): p.defaultValue() for p in provider.algorithm("detectcraters")
+                .parameterDefinitions()}  # fmt: skip
+    static = {**defaults, "MODEL": str(tiny_model_path), "MIN_DIAMETER_KM": 4.0,
+              "MAX_DIAMETER_KM": 40.0}  # fmt: skip
+    for name, value in static.items():
+        if name not in ("INPUT", "OUTPUT") and value is not None:
+            step.addParameterSources(name, [source.fromStaticValue(value)])
+    output = QgsProcessingModelOutput("craters")
+    output.setChildId("detect")
+    output.setChildOutputName("OUTPUT")
+    step.setModelOutputs({"craters": output})
+    model.addChildAlgorithm(step)
+    assert model.validate()[0], model.validate()[1]
+
+    context = QgsProcessingContext()
+    result = processing.run(
+        model, {"raster": str(mars_geotiff.path), "detect:craters": "TEMPORARY_OUTPUT"},
+        context=context, feedback=QgsProcessingFeedback(),
+    )  # fmt: skip
+    layer = result_layer(result, context, "detect:craters")
+    assert_craters_found(layer, mars_geotiff.craters)
+    assert_mars_crs(layer.crs())
+
+
 @pytest.mark.parametrize("fixture", ["mars_geotiff", "mars_geotiff_geographic"])
 def test_detectcraters_finds_the_known_craters(provider, request, tiny_model_path, fixture):
     raster = request.getfixturevalue(fixture)
