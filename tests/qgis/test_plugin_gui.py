@@ -246,9 +246,21 @@ def test_button_without_onnxruntime_names_the_install_command(plugin, qgis_iface
 
 
 # ------------------------------------------------------------------ dialog
-def test_dialog_defaults_to_the_active_raster_band_1_and_a_temporary_layer(qgis_iface, mars_layer):
+def _forget_last_model():
+    from qgis.core import QgsSettings
+
+    from crater_qgis_plugin import dialog
+
+    QgsSettings().remove(dialog._SETTINGS + "model_path")
+
+
+def test_dialog_defaults_to_the_active_raster_band_1_and_a_temporary_layer(
+    qgis_iface, mars_layer, monkeypatch
+):
     from crater_qgis_plugin.dialog import DetectCratersDialog
 
+    _forget_last_model()
+    monkeypatch.setattr("geocore.model_info.default_model_path", lambda: None)
     dialog = DetectCratersDialog(qgis_iface)
     assert dialog.layer_combo.currentLayer() is mars_layer
     assert dialog.band_combo.currentBand() == 1
@@ -258,7 +270,7 @@ def test_dialog_defaults_to_the_active_raster_band_1_and_a_temporary_layer(qgis_
     assert dialog.temporary_radio.isChecked()
     assert dialog.layer_name.text() == "craters"
     assert dialog.threshold.value() == 0.0  # shown as "the model's"
-    # this checkout bundles no default model: the user must choose a file
+    # an installation without a bundled default model: the user must choose a file
     assert not dialog.default_model_radio.isEnabled()
     assert dialog.file_model_radio.isChecked()
     assert "no bundled default model" in dialog.model_info.toPlainText()
@@ -266,6 +278,16 @@ def test_dialog_defaults_to_the_active_raster_band_1_and_a_temporary_layer(qgis_
     assert dialog.result() != dialog.Accepted
     shown = dialog.message_bar.currentItem().text()
     assert "no model is chosen" in shown and "choose an ONNX crater model" in shown
+
+
+def test_dialog_offers_the_bundled_model_first(qgis_iface, mars_layer):
+    from crater_qgis_plugin.dialog import DetectCratersDialog
+
+    _forget_last_model()
+    dialog = DetectCratersDialog(qgis_iface)
+    assert dialog.default_model_radio.isEnabled() and dialog.default_model_radio.isChecked()
+    shown = dialog.model_info.toPlainText()
+    assert "crater_default.onnx" in shown and "231.5 m/px" in shown and "Threshold: 0.7" in shown
 
 
 def test_dialog_shows_the_model_metadata_and_builds_the_job(
