@@ -287,7 +287,7 @@ def test_dialog_offers_the_bundled_model_first(qgis_iface, mars_layer):
     dialog = DetectCratersDialog(qgis_iface)
     assert dialog.default_model_radio.isEnabled() and dialog.default_model_radio.isChecked()
     shown = dialog.model_info.toPlainText()
-    assert "crater_default.onnx" in shown and "231.5 m/px" in shown and "Threshold: 0.7" in shown
+    assert "crater_default.onnx" in shown and "231.5 m/px" in shown and "Threshold: 0.6" in shown
 
 
 def test_dialog_shows_the_model_metadata_and_builds_the_job(

@@ -132,7 +132,7 @@ def test_overlays_are_written_per_image(data, model_path, tmp_path):
 
 @pytest.mark.realdata
 def test_bundled_model_on_its_held_out_real_images(shared_data, tmp_path):
-    """The default model's card figures (F1 0.709 on 117 held-out THEMIS images), re-measured."""
+    """The default model's card figures (F1 0.787 on 117 held-out THEMIS images), re-measured."""
     from geocore.model_info import default_model_path
 
     model = default_model_path()
@@ -141,5 +141,5 @@ def test_bundled_model_on_its_held_out_real_images(shared_data, tmp_path):
     data = shared_data / "themis_dayir_100m" / "train"
     assert main([str(model), "--ids", str(ids), "--data", str(data), "--json", str(out)]) == 0
     row = json.loads(out.read_text())["results"][0]
-    assert row["threshold"] == 0.7
-    assert row["f1"] > 0.68 and row["precision"] > 0.9 and row["median_diameter_error"] < 0.05
+    assert row["threshold"] == 0.6
+    assert row["f1"] > 0.76 and row["precision"] > 0.9 and row["median_diameter_error"] < 0.05
