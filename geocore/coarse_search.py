@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from .crater_duplicates import check_cancel
-from .template_matching import RimGeometry, render_template, stretch_bands
+from .template_matching import RimGeometry, _fft_size, render_template, stretch_bands
 
 __all__ = ["block_counts", "coarse_candidates", "coarse_radii", "despeckle", "edge_band"]
 
@@ -247,22 +247,6 @@ def _spectrum(t0: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     wrapped = np.zeros(shape, dtype=np.float32)
     wrapped[np.ix_((np.arange(th) - hy) % height, cols)] = t0
     return np.conj(np.fft.rfft2(wrapped))
-
-
-def _fft_size(n: int) -> int:
-    """The smallest ``2^a 3^b 5^c`` at least ``n`` (fast sizes for pocketfft)."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            m = p35
-            while m < n:
-                m *= 2
-            best = min(best, m)
-            p35 *= 3
-        p5 *= 5
-    return best
 
 
 def _integral(block: np.ndarray) -> np.ndarray:
