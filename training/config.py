@@ -30,6 +30,7 @@ __all__ = [
     "ConfigError",
     "Preset",
     "TrainConfig",
+    "parse_value",
     "preset_config",
 ]
 
@@ -263,6 +264,21 @@ FIELD_HELP: dict[str, str] = {
     "threshold": "recommended probability threshold, stored in the exported model",
     "notes": "free text kept in config.json",
 }
+
+
+def parse_value(text: str) -> int | float | str:
+    """A command-line value as an int, else a float, else the (stripped) text.
+
+    Examples
+    --------
+    >>> parse_value("3"), parse_value(" 0.5"), parse_value("fast")
+    (3, 0.5, 'fast')
+    """
+    text = text.strip()
+    try:
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+    except ValueError:
+        return text
 
 
 def preset_config(name: str, **overrides) -> TrainConfig:

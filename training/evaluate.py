@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import parse_value
+
 __all__ = [
     "ImageSet",
     "evaluate_model",
@@ -62,8 +64,13 @@ def load_image_set(
     *,
     labels: str = "labels_robbins",
     resolution_m: float = 100.0,
+    limit: int | None = None,
 ) -> ImageSet:
-    """Images of a labelled-images folder (``images/`` + ``labels/``), or only ``ids`` of them."""
+    """Images of a labelled-images folder (``images/`` + ``labels/``), or only ``ids`` of them.
+
+    ``limit`` keeps the first images only (their labels only, so that the
+    others' craters do not count as missed).
+    """
     from geocore.crater import CraterCatalog
     from geocore.yolo import IMAGE_SUFFIXES, read_yolo_labels
     from training.data.common import image_size
@@ -82,13 +89,12 @@ def load_image_set(
                 f"error: {len(missing)} image(s) of the split are not in {images} "
                 f"(e.g. {missing[0]}); give the --data folder the run was trained on"
             )
+    paths = paths[:limit] if limit else paths
     truth = []
     for path in paths:
         label = data / labels / (path.stem + ".txt")
         if label.exists():
-            truth.append(
-                read_yolo_labels(label, image_size(path), resolution_m, source=path.name)
-            )
+            truth.append(read_yolo_labels(label, image_size(path), resolution_m, source=path.name))
     catalog = CraterCatalog.concat(truth) if truth else CraterCatalog.empty()
     return ImageSet(tuple(paths), catalog, resolution_m)
 
@@ -191,15 +197,8 @@ def settings_grid(thresholds=None, method=None, sweeps=()) -> list[dict]:
             raise SystemExit(
                 f"error: --sweep {sweep!r}: write KEY=V1,V2 (e.g. correlation_threshold=0.4,0.5)"
             )
-        axes.append([(key.strip(), _number(v)) for v in values.split(",")])
+        axes.append([(key.strip(), parse_value(v)) for v in values.split(",")])
     return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
-
-
-def _number(text: str):
-    try:
-        return int(text) if text.strip().lstrip("-").isdigit() else float(text)
-    except ValueError:
-        return text.strip()
 
 
 def _write_overlay(path: Path, pixels: np.ndarray, found, truth) -> None:
@@ -235,10 +234,7 @@ def metrics_row(setting: dict, m) -> dict:
         "median_x_error": m.median_lon_error,
         "median_y_error": m.median_lat_error,
         "median_diameter_error": m.median_diameter_error,
-        "bins": [
-            _bin_row(b)
-            for b in m.bins
-        ],
+        "bins": [_bin_row(b) for b in m.bins],
     }
 
 
@@ -255,13 +251,16 @@ def _bin_row(b) -> dict:
     }
 
 
-def metrics_table(rows: list[dict]) -> str:
-    """A Markdown table of ``metrics_row`` results, one line per threshold and bin."""
+def metrics_table(rows: list[dict], setting_keys: list[str]) -> str:
+    """A Markdown table of ``metrics_row`` results, one line per setting and bin.
+
+    ``setting_keys`` names the row fields that make up the setting (e.g. ``threshold``).
+    """
     head = "| setting | bin | TP | FP | FN | precision | recall | F1 | median dD |"
     lines = [head, "|" + "---|" * 9]
     for r in rows:
         setting = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-                            for k, v in r.items() if k in r["setting_keys"])  # fmt: skip
+                            for k, v in r.items() if k in setting_keys)  # fmt: skip
         for label, b in [("all", r), *[(b["bin"], b) for b in r["bins"]]]:
             lines.append(
                 f"| {setting} | {label} | {b['tp']} | {b['fp']} | {b['fn']} | "
@@ -284,9 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         "--data", default=str(DEFAULT_DATA), help=f"labelled-images folder (default {DEFAULT_DATA})"
     )
     p.add_argument("--labels", default="labels_robbins", help="label folder inside --data")
-    p.add_argument(
-        "--ids", help="text file naming the images to evaluate, one file name per line"
-    )
+    p.add_argument("--ids", help="text file naming the images to evaluate, one file name per line")
     p.add_argument("--split", choices=("validation", "train", "all"), default="validation")
     p.add_argument("--source-resolution-m", type=float, default=100.0, help="images' m/px")
     p.add_argument("--threshold", type=float, nargs="+", help="probability threshold(s)")
@@ -318,15 +315,11 @@ def main(argv: list[str] | None = None) -> int:
         ids = [line.strip() for line in Path(args.ids).read_text().splitlines() if line.strip()]
     elif args.split != "all":
         p.error("--split validation/train needs --run (the run's dataset.json names the images)")
-    if args.limit:
-        ids = (ids or [])[: args.limit] if ids is not None else None
     try:
         model = OnnxCraterModel.load(args.model)
         images = load_image_set(
-            data, ids, labels=args.labels, resolution_m=args.source_resolution_m
+            data, ids, labels=args.labels, resolution_m=args.source_resolution_m, limit=args.limit
         )
-        if args.limit and ids is None:
-            images = ImageSet(images.paths[: args.limit], images.truth, images.resolution_m)
         start = time.perf_counter()
         settings = settings_grid(args.threshold, args.method, args.sweep)
         results = evaluate_model(
@@ -338,10 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seconds = time.perf_counter() - start
     rows = [metrics_row(setting, m) for setting, m in results]
-    for row, (setting, _) in zip(rows, results, strict=True):
-        row["setting_keys"] = list(setting)
     print(f"{len(images.paths)} images, {seconds:.1f} s; model {args.model}")
-    print(metrics_table(rows))
+    print(metrics_table(rows, list(results[0][0])))
     if args.json:
         report = {"model": str(args.model), "images": len(images.paths), "split": args.split,
                   "run": args.run, "seconds": seconds, "results": rows}  # fmt: skip

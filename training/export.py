@@ -630,6 +630,8 @@ def _extraction_settings(items: list[str]) -> dict:
     """``["correlation_threshold=0.5", ...]`` -> a checked extraction dict."""
     from geocore.extraction import ExtractionParams
 
+    from .config import parse_value
+
     settings: dict = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -637,11 +639,7 @@ def _extraction_settings(items: list[str]) -> dict:
             raise ExportError(
                 f"--extraction {item!r}: write KEY=VALUE, e.g. correlation_threshold=0.5"
             )
-        text = value.strip()
-        try:
-            settings[key.strip()] = int(text) if text.lstrip("-").isdigit() else float(text)
-        except ValueError:
-            settings[key.strip()] = text
+        settings[key.strip()] = parse_value(value)
     ExtractionParams.from_dict(settings)  # an unknown key or a bad value fails here, named
     return settings
 

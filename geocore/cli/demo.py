@@ -56,7 +56,8 @@ def run(args) -> int:
     from ..detection import detect_craters
     from ..extraction import ExtractionParams
     from ..geometry import lonlat_box_area_km2
-    from ..metrics import evaluate
+    from ..matching import match_catalogs
+    from ..metrics import compute_metrics
     from ..raster_io import RasterioSource, write_geotiff
     from ..synthetic import random_catalog, render_scene
     from ..vector_io import write_craters
@@ -73,8 +74,7 @@ def run(args) -> int:
         )
     if not 128 <= args.size_px <= 7680:
         raise OutputWriteError(f"--size-px must be 128..7680, got {args.size_px}")
-    args.device, args.threads = "auto", None
-    model = load_model(args)  # before writing anything: no model, no demo files
+    model = load_model(model=args.model)  # before writing anything: no model, no demo files
     out.mkdir(parents=True, exist_ok=True)
 
     tile = ThemisTile.from_name(args.tile)
@@ -111,11 +111,10 @@ def run(args) -> int:
     write_craters(out / "craters.csv", found, overwrite=args.overwrite)
     write_craters(out / "craters.diam", found, overwrite=args.overwrite, area_km2=area_km2)
     write_craters(out / "truth.gpkg", truth, overwrite=args.overwrite)
-    metrics = evaluate(
-        found, truth, region=grid,
-        min_diameter_km=args.min_diameter_km, max_diameter_km=args.max_diameter_km,
-    )  # fmt: skip
-    _write_overlay(out / "overlay.png", scene, grid, found, truth, metrics, args.overwrite)
+    diameters = {"min_diameter_km": args.min_diameter_km, "max_diameter_km": args.max_diameter_km}
+    match = match_catalogs(found, truth, region=grid, **diameters)
+    metrics = compute_metrics(match, found, truth, **diameters)
+    _write_overlay(out / "overlay.png", scene, found, truth, match, args.overwrite)
 
     print(
         f"geocore demo: synthetic scene of {args.size_px} x {args.size_px} px "
@@ -131,29 +130,20 @@ def run(args) -> int:
         f"{100 * metrics.median_diameter_error:.1f} %"
     )
     for b in metrics.bins:
-        print(
-            f"  {b.label:>9}: precision {b.precision:.3f}, recall {b.recall:.3f}, "
-            f"F1 {b.f1:.3f}"
-        )
+        print(f"  {b.label:>9}: precision {b.precision:.3f}, recall {b.recall:.3f}, F1 {b.f1:.3f}")
     for name in sorted(p.name for p in out.iterdir()):
         print(f"  wrote {out / name}")
     print(f"done in {time.perf_counter() - start:.1f} s; open scene.tif and craters.gpkg in QGIS")
     return 0
 
 
-def _write_overlay(path: Path, scene, grid, found, truth, metrics, overwrite: bool) -> None:
+def _write_overlay(path: Path, scene, found, truth, match, overwrite: bool) -> None:
     """The scene with the craters found (red) and the known craters missed (blue)."""
     from PIL import Image, ImageDraw
-
-    from ..matching import match_catalogs
 
     image = Image.fromarray(scene).convert("RGB")
     draw = ImageDraw.Draw(image)
     width = max(1, round(scene.shape[0] / 768))
-    match = match_catalogs(
-        found, truth, region=grid,
-        min_diameter_km=metrics.min_diameter_km, max_diameter_km=metrics.max_diameter_km,
-    )  # fmt: skip
     matched = np.zeros(len(truth), bool)
     matched[match.reference_index] = True
     counted = np.asarray(match.reference_status) == 0

@@ -45,18 +45,20 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def load_model(args):
-    """The ONNX model asked for, or the bundled default."""
+def load_model(args=None, *, model=None, device="auto", threads=None):
+    """The ONNX model asked for (``args.model`` or ``model``), or the bundled default."""
     from ..inference import OnnxCraterModel
     from ..model_info import default_model_path
 
-    path = args.model or default_model_path()
+    if args is not None:
+        model, device, threads = args.model, args.device, args.threads
+    path = model or default_model_path()
     if path is None:
         raise ModelError(
             "no model given and this installation has no bundled default model; "
             "pass --model path/to/model.onnx (see `python -m training.export`)"
         )
-    return OnnxCraterModel.load(path, providers=args.device, threads=args.threads)
+    return OnnxCraterModel.load(path, providers=device, threads=threads)
 
 
 def extraction_params(info, args):

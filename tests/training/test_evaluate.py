@@ -143,3 +143,13 @@ def test_bundled_model_on_its_held_out_real_images(shared_data, tmp_path):
     row = json.loads(out.read_text())["results"][0]
     assert row["threshold"] == 0.6
     assert row["f1"] > 0.76 and row["precision"] > 0.9 and row["median_diameter_error"] < 0.05
+
+
+def test_limit_counts_only_the_labels_of_the_images_evaluated(data, model_path, tmp_path):
+    out = tmp_path / "limit.json"
+    args = [str(model_path), "--data", str(data), "--split", "all", "--limit", "1"]
+    assert main([*args, "--min-diameter-km", "3", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["images"] == 1  # a.png: its 2 craters found, b.png's not counted as missed
+    assert (report["results"][0]["tp"], report["results"][0]["fn"]) == (2, 0)
+    assert "setting_keys" not in report["results"][0]
